@@ -1,0 +1,135 @@
+// gemm.cpp: GEMM dispatch (SIMD path, thread count, block sizes) and the batched loop.
+#include "cpu/gemm.h"
+
+#include <algorithm>
+#include <cstdlib>
+
+#include "cpu/cpu_features.h"
+#include "cpu/threads.h"
+
+#ifdef AXONAL_OPENMP
+#include <omp.h>
+#endif
+
+namespace axonal {
+
+namespace {
+
+index_t env_or(const char* name, index_t dflt) {
+  if (const char* v = std::getenv(name)) {
+    char* end = nullptr;
+    long long x = std::strtoll(v, &end, 10);
+    if (end != v && x > 0) return static_cast<index_t>(x);
+  }
+  return dflt;
+}
+
+template <typename T>
+GemmBlocking default_blocking();
+template <>
+GemmBlocking default_blocking<float>() {
+  static const GemmBlocking b{env_or("AXONAL_GEMM_MC", 144), env_or("AXONAL_GEMM_KC", 256),
+                              env_or("AXONAL_GEMM_NC", 4080)};
+  return b;
+}
+template <>
+GemmBlocking default_blocking<double>() {
+  static const GemmBlocking b{env_or("AXONAL_GEMM_MC_F64", 96), env_or("AXONAL_GEMM_KC_F64", 256),
+                              env_or("AXONAL_GEMM_NC_F64", 2040)};
+  return b;
+}
+
+// Threads worth using: below ~1 MFLOP per extra thread the fork/join costs more than it saves.
+int choose_threads(index_t M, index_t N, index_t K, int requested) {
+  const double flops = 2.0 * double(M) * double(N) * double(K);
+  const int by_work = static_cast<int>(flops / 1.0e6);
+  return std::max(1, std::min(requested, by_work));
+}
+
+template <typename T>
+void scale_c(index_t M, index_t N, T beta, T* C, index_t ldc) {
+  for (index_t i = 0; i < M; ++i) {
+    T* ci = C + i * ldc;
+    if (beta == T(0))
+      std::fill(ci, ci + N, T(0));
+    else if (beta != T(1))
+      for (index_t j = 0; j < N; ++j) ci[j] *= beta;
+  }
+}
+
+template <typename T>
+void call_impl(bool ta, bool tb, index_t M, index_t N, index_t K, T alpha, const T* A, index_t lda,
+               const T* B, index_t ldb, T beta, T* C, index_t ldc, int nt);
+
+template <>
+void call_impl<float>(bool ta, bool tb, index_t M, index_t N, index_t K, float alpha, const float* A,
+                      index_t lda, const float* B, index_t ldb, float beta, float* C, index_t ldc,
+                      int nt) {
+  const GemmBlocking blk = default_blocking<float>();
+  if (simd_path() == SimdPath::avx2)
+    gemm_f32_avx2(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, nt, &blk);
+  else
+    gemm_f32_portable(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, nt, &blk);
+}
+
+template <>
+void call_impl<double>(bool ta, bool tb, index_t M, index_t N, index_t K, double alpha,
+                       const double* A, index_t lda, const double* B, index_t ldb, double beta,
+                       double* C, index_t ldc, int nt) {
+  const GemmBlocking blk = default_blocking<double>();
+  if (simd_path() == SimdPath::avx2)
+    gemm_f64_avx2(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, nt, &blk);
+  else
+    gemm_f64_portable(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, nt, &blk);
+}
+
+}  // namespace
+
+template <typename T>
+void gemm(bool trans_a, bool trans_b, index_t M, index_t N, index_t K, T alpha, const T* A,
+          index_t lda, const T* B, index_t ldb, T beta, T* C, index_t ldc, int num_threads) {
+  if (M == 0 || N == 0) return;
+  if (K == 0 || alpha == T(0)) {
+    scale_c(M, N, beta, C, ldc);
+    return;
+  }
+  const int nt = choose_threads(M, N, K, num_threads);
+  call_impl<T>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, nt);
+}
+
+template void gemm<float>(bool, bool, index_t, index_t, index_t, float, const float*, index_t,
+                          const float*, index_t, float, float*, index_t, int);
+template void gemm<double>(bool, bool, index_t, index_t, index_t, double, const double*, index_t,
+                           const double*, index_t, double, double*, index_t, int);
+
+template <typename T>
+void gemm_batched(index_t batch, bool trans_a, bool trans_b, index_t M, index_t N, index_t K,
+                  T alpha, const T* A, index_t lda, index_t stride_a, const T* B, index_t ldb,
+                  index_t stride_b, T beta, T* C, index_t ldc, index_t stride_c, int num_threads) {
+  if (batch == 0) return;
+  const int per_gemm = choose_threads(M, N, K, num_threads);
+  // Small matrices: one thread per GEMM, threads over the batch. Large ones: threads inside each.
+  if (per_gemm < num_threads && batch > 1) {
+    const int nt = std::min<index_t>(num_threads, batch);
+#ifdef AXONAL_OPENMP
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+#endif
+    for (index_t b = 0; b < batch; ++b)
+      gemm<T>(trans_a, trans_b, M, N, K, alpha, A + b * stride_a, lda, B + b * stride_b, ldb, beta,
+              C + b * stride_c, ldc, 1);
+    (void)nt;
+  } else {
+    for (index_t b = 0; b < batch; ++b)
+      gemm<T>(trans_a, trans_b, M, N, K, alpha, A + b * stride_a, lda, B + b * stride_b, ldb, beta,
+              C + b * stride_c, ldc, num_threads);
+  }
+}
+
+template void gemm_batched<float>(index_t, bool, bool, index_t, index_t, index_t, float,
+                                  const float*, index_t, index_t, const float*, index_t, index_t,
+                                  float, float*, index_t, index_t, int);
+template void gemm_batched<double>(index_t, bool, bool, index_t, index_t, index_t, double,
+                                   const double*, index_t, index_t, const double*, index_t, index_t,
+                                   double, double*, index_t, index_t, int);
+
+}  // namespace axonal

@@ -1,0 +1,59 @@
+"""The pure-NumPy reference backend: the oracle every kernel is tested against.
+
+Same names and signatures as ``backend.cpu``; written for clarity, not speed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_FLOATS = (np.float32, np.float64)
+
+
+def _check(op: str, a: np.ndarray, b: np.ndarray, nds: tuple) -> None:
+    for name, x in (("a", a), ("b", b)):
+        if not isinstance(x, np.ndarray):
+            raise TypeError(f"{op}: {name} must be a numpy.ndarray, got {type(x).__name__}")
+        if x.dtype.type not in _FLOATS:
+            raise TypeError(f"{op}: {name} must be float32 or float64, got {x.dtype}")
+    if a.dtype != b.dtype:
+        raise TypeError(f"{op}: dtypes differ: a is {a.dtype}, b is {b.dtype}")
+    if a.ndim not in nds or b.ndim not in nds:
+        raise ValueError(f"{op}: {a.shape} @ {b.shape}: expected arrays with ndim in {nds}")
+
+
+def _gemm_core(op, a, b, out, alpha, beta, trans_a, trans_b):
+    opa = np.swapaxes(a, -1, -2) if trans_a else a
+    opb = np.swapaxes(b, -1, -2) if trans_b else b
+    if opa.shape[-1] != opb.shape[-2]:
+        raise ValueError(
+            f"{op}: {opa.shape[-2:]} @ {opb.shape[-2:]}: inner dimensions "
+            f"{opa.shape[-1]} != {opb.shape[-2]}"
+        )
+    prod = np.matmul(opa.astype(np.float64), opb.astype(np.float64))
+    if out is None:
+        if beta != 0:
+            raise ValueError(f"{op}: beta = {beta} needs an out array to read C from")
+        return (alpha * prod).astype(a.dtype)
+    res = alpha * prod
+    if beta != 0:
+        res = res + beta * out.astype(np.float64)
+    out[...] = res
+    return out
+
+
+def gemm(a, b, out=None, *, alpha=1.0, beta=0.0, trans_a=False, trans_b=False):
+    """out = alpha * op(a) @ op(b) + beta * out, 2-D (products accumulated in float64)."""
+    _check("gemm", a, b, (2,))
+    return _gemm_core("gemm", a, b, out, alpha, beta, trans_a, trans_b)
+
+
+def gemm_batched(a, b, out=None, *, alpha=1.0, beta=0.0, trans_a=False, trans_b=False):
+    """Batched gemm over 3-D arrays; a 2-D operand is broadcast over the batch."""
+    _check("gemm_batched", a, b, (2, 3))
+    return _gemm_core("gemm_batched", a, b, out, alpha, beta, trans_a, trans_b)
+
+
+def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """NumPy ``matmul`` semantics (1-D promotion, broadcast batch dimensions)."""
+    return np.matmul(a, b)
