@@ -67,8 +67,9 @@ bool try_layout(const py::array& a, Operand& op) {
     if (op.batch > 1 && (sb < 0 || sb % isz)) return false;
     op.bstride = op.batch > 1 ? sb / isz : 0;
   }
-  if (r == 0 || c == 0) {
+  if (a.size() == 0) {  // no element is read or written; strides may be anything
     op.ld = std::max<index_t>(1, c);
+    op.bstride = 0;
     op.colmajor = false;
     return true;
   }
@@ -115,7 +116,9 @@ Operand make_output(const py::array& c, const char* op_name, index_t batch, inde
         want_nd == 3 ? axonal::str_cat("(", batch, ", ", M, ", ", N, ")") : pair_str(M, N)));
   Operand op;
   op.keep = c;
-  if (!try_layout(c, op) || (op.colmajor && M > 1 && N > 1) || (batch > 1 && op.bstride == 0))
+  const bool empty = M == 0 || N == 0;
+  if (!try_layout(c, op) || (op.colmajor && M > 1 && N > 1) ||
+      (!empty && batch > 1 && op.bstride < (M - 1) * (op.colmajor ? std::max<index_t>(1, N) : op.ld) + N))
     throw std::invalid_argument(axonal::str_cat(op_name, ": out ", shape_str(c),
                                                 " must be row-major in its last axis with "
                                                 "positive strides"));
@@ -182,11 +185,10 @@ py::array gemm_arrays(const char* op_name, int nd, const py::object& a_obj, cons
   Operand A = make_operand(a, op_name, "a"), B = make_operand(b, op_name, "b");
   const index_t M = ta ? A.cols : A.rows, Ka = ta ? A.rows : A.cols;
   const index_t Kb = tb ? B.cols : B.rows, N = tb ? B.rows : B.cols;
-  const std::string opa = pair_str(M, Ka), opb = pair_str(Kb, N);
   if (Ka != Kb)
-    throw std::invalid_argument(axonal::str_cat(op_name, ": ", ta ? "op(a) " : "", opa, " @ ",
-                                                tb ? "op(b) " : "", opb, ": inner dimensions ", Ka,
-                                                " != ", Kb));
+    throw std::invalid_argument(axonal::str_cat(op_name, ": ", ta ? "op(a) " : "", pair_str(M, Ka),
+                                                " @ ", tb ? "op(b) " : "", pair_str(Kb, N),
+                                                ": inner dimensions ", Ka, " != ", Kb));
   index_t batch = 1;
   if (nd == 3) {
     const index_t ba = a.ndim() == 3 ? A.batch : -1, bb = b.ndim() == 3 ? B.batch : -1;

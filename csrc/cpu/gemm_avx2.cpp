@@ -9,7 +9,7 @@ namespace {
 struct KernelF32x6x16 {
   // ap: (kc, 6) packed, bp: (kc, 16) packed -> C tile (mr <= 6, nr <= 16)
   static void run(index_t kc, const float* __restrict ap, const float* __restrict bp, float* c,
-                  index_t ldc, float alpha, float beta, int mr, int nr) {
+                  index_t ldc, index_t cs, float alpha, float beta, int mr, int nr) {
     __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
     __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
     __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
@@ -56,7 +56,7 @@ struct KernelF32x6x16 {
     }
 #undef AX_STEP
     const __m256 va = _mm256_set1_ps(alpha);
-    if (mr == 6 && nr == 16) {
+    if (mr == 6 && nr == 16 && cs == 1) {
       __m256 acc[12] = {c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51};
       if (beta == 0.0f) {
         for (int i = 0; i < 6; ++i) {
@@ -87,14 +87,14 @@ struct KernelF32x6x16 {
     _mm256_store_ps(tmp + 72, c41);
     _mm256_store_ps(tmp + 80, c50);
     _mm256_store_ps(tmp + 88, c51);
-    store_tile_scalar<float, 16>(tmp, c, ldc, alpha, beta, mr, nr);
+    store_tile_scalar<float, 16>(tmp, c, ldc, cs, alpha, beta, mr, nr);
   }
 };
 
 struct KernelF64x6x8 {
   // ap: (kc, 6) packed, bp: (kc, 8) packed -> C tile (mr <= 6, nr <= 8)
   static void run(index_t kc, const double* __restrict ap, const double* __restrict bp, double* c,
-                  index_t ldc, double alpha, double beta, int mr, int nr) {
+                  index_t ldc, index_t cs, double alpha, double beta, int mr, int nr) {
     __m256d c00 = _mm256_setzero_pd(), c01 = _mm256_setzero_pd();
     __m256d c10 = _mm256_setzero_pd(), c11 = _mm256_setzero_pd();
     __m256d c20 = _mm256_setzero_pd(), c21 = _mm256_setzero_pd();
@@ -141,7 +141,7 @@ struct KernelF64x6x8 {
     }
 #undef AX_STEP
     const __m256d va = _mm256_set1_pd(alpha);
-    if (mr == 6 && nr == 8) {
+    if (mr == 6 && nr == 8 && cs == 1) {
       __m256d acc[12] = {c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51};
       if (beta == 0.0) {
         for (int i = 0; i < 6; ++i) {
@@ -172,7 +172,7 @@ struct KernelF64x6x8 {
     _mm256_store_pd(tmp + 36, c41);
     _mm256_store_pd(tmp + 40, c50);
     _mm256_store_pd(tmp + 44, c51);
-    store_tile_scalar<double, 8>(tmp, c, ldc, alpha, beta, mr, nr);
+    store_tile_scalar<double, 8>(tmp, c, ldc, cs, alpha, beta, mr, nr);
   }
 };
 

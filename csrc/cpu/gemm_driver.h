@@ -78,12 +78,13 @@ inline void pack_b_panel(bool trans_b, const T* B, index_t ldb, index_t p0, inde
   }
 }
 
-// Micro-kernel contract: Kernel::run(kc, ap, bp, c, ldc, alpha, beta, mr, nr) computes
-// C[0:mr, 0:nr] = alpha * (ap panel @ bp panel) + beta * C (beta == 0: C not read).
+// Micro-kernel contract: Kernel::run(kc, ap, bp, c, rs, cs, alpha, beta, mr, nr) computes
+// C[i*rs + j*cs] = alpha * (ap panel @ bp panel)[i, j] + beta * C[...] for i < mr, j < nr
+// (beta == 0: C not read). cs == 1 is the fast, vector-store case.
 template <typename T, int MR, int NR, class Kernel>
-void gemm_blocked(bool trans_a, bool trans_b, index_t M, index_t N, index_t K, T alpha, const T* A,
-                  index_t lda, const T* B, index_t ldb, T beta, T* C, index_t ldc, int nt,
-                  index_t MC, index_t KC, index_t NC) {
+void gemm_blocked_strided(bool trans_a, bool trans_b, index_t M, index_t N, index_t K, T alpha,
+                          const T* A, index_t lda, const T* B, index_t ldb, T beta, T* C,
+                          index_t rs_c, index_t cs_c, int nt, index_t MC, index_t KC, index_t NC) {
   MC = std::max<index_t>(MR, (MC / MR) * MR);
   NC = std::max<index_t>(NR, (NC / NR) * NR);
   KC = std::max<index_t>(1, KC);
@@ -95,20 +96,33 @@ void gemm_blocked(bool trans_a, bool trans_b, index_t M, index_t N, index_t K, T
   T* bp = bbuf.ptr;
   T* ap = abuf.ptr;
 
+  // The loop nest, run by each of `nth` threads (thread `tid`), which split the packing and the
+  // micro-tiles in static contiguous chunks and meet at barriers. Work is split by hand rather
+  // than with `omp for` so that a one-thread call nested in another parallel region (the batched
+  // GEMM) stays entirely its own.
+  auto body = [&](int tid, int nth) {
+    auto chunk = [&](index_t n, index_t& lo, index_t& hi) {
+      const index_t q = n / nth, r = n % nth;
+      lo = tid * q + std::min<index_t>(tid, r);
+      hi = lo + q + (tid < r ? 1 : 0);
+    };
+    auto barrier = [&]() {
 #ifdef AXONAL_OPENMP
-#pragma omp parallel num_threads(nt) if (nt > 1)
+      if (nth > 1) {
+#pragma omp barrier
+      }
 #endif
-  {
+    };
+    index_t lo, hi;
     for (index_t jc = 0; jc < N; jc += NC) {
       const index_t nc = std::min(NC, N - jc);
       const index_t npanel_b = (nc + NR - 1) / NR;
       for (index_t pc = 0; pc < K; pc += KC) {
         const index_t kc = std::min(KC, K - pc);
         const T beta_eff = pc == 0 ? beta : T(1);
-#ifdef AXONAL_OPENMP
-#pragma omp for schedule(static)
-#endif
-        for (index_t p = 0; p < npanel_b; ++p) {
+        barrier();  // everyone is done reading the previous B block
+        chunk(npanel_b, lo, hi);
+        for (index_t p = lo; p < hi; ++p) {
           const index_t j0 = p * NR;
           pack_b_panel<T, NR>(trans_b, B, ldb, pc, kc, jc + j0, std::min<index_t>(NR, nc - j0),
                               bp + p * NR * kc);
@@ -116,41 +130,71 @@ void gemm_blocked(bool trans_a, bool trans_b, index_t M, index_t N, index_t K, T
         for (index_t ic = 0; ic < M; ic += MC) {
           const index_t mc = std::min(MC, M - ic);
           const index_t npanel_a = (mc + MR - 1) / MR;
-#ifdef AXONAL_OPENMP
-#pragma omp for schedule(static)
-#endif
-          for (index_t p = 0; p < npanel_a; ++p) {
+          barrier();  // B packed; everyone is done reading the previous A block
+          chunk(npanel_a, lo, hi);
+          for (index_t p = lo; p < hi; ++p) {
             const index_t i0 = p * MR;
             pack_a_panel<T, MR>(trans_a, A, lda, ic + i0, std::min<index_t>(MR, mc - i0), pc, kc,
                                 ap + p * MR * kc);
           }
-          const index_t ntiles = npanel_a * npanel_b;
-#ifdef AXONAL_OPENMP
-#pragma omp for schedule(static)
-#endif
-          for (index_t t = 0; t < ntiles; ++t) {
+          barrier();  // A packed
+          chunk(npanel_a * npanel_b, lo, hi);
+          for (index_t t = lo; t < hi; ++t) {
             const index_t jr = t / npanel_a, ir = t % npanel_a;
             const index_t j0 = jr * NR, i0 = ir * MR;
-            Kernel::run(kc, ap + ir * MR * kc, bp + jr * NR * kc, C + (ic + i0) * ldc + jc + j0, ldc,
-                        alpha, beta_eff, static_cast<int>(std::min<index_t>(MR, mc - i0)),
+            Kernel::run(kc, ap + ir * MR * kc, bp + jr * NR * kc,
+                        C + (ic + i0) * rs_c + (jc + j0) * cs_c, rs_c, cs_c, alpha, beta_eff,
+                        static_cast<int>(std::min<index_t>(MR, mc - i0)),
                         static_cast<int>(std::min<index_t>(NR, nc - j0)));
           }
         }
       }
     }
+  };
+#ifdef AXONAL_OPENMP
+  if (nt > 1) {
+#pragma omp parallel num_threads(nt)
+    body(omp_get_thread_num(), omp_get_num_threads());
+    return;
+  }
+#endif
+  body(0, 1);
+}
+
+// Fraction of the micro-tile grid that does useful work for an M x N output.
+template <int MR, int NR>
+inline double tile_efficiency(index_t M, index_t N) {
+  const double mt = double((M + MR - 1) / MR) * MR, nt = double((N + NR - 1) / NR) * NR;
+  return double(M) * double(N) / (mt * nt);
+}
+
+// C (row-major, ldc) = alpha op(A) op(B) + beta C. When the output is narrow (N well below the
+// tile width NR), compute the transposed product C^T = op(B)^T op(A)^T instead, so the wide
+// dimension fills the NR-wide vector tiles; C^T is written through (rs, cs) = (1, ldc).
+template <typename T, int MR, int NR, class Kernel>
+void gemm_blocked(bool trans_a, bool trans_b, index_t M, index_t N, index_t K, T alpha, const T* A,
+                  index_t lda, const T* B, index_t ldb, T beta, T* C, index_t ldc, int nt,
+                  index_t MC, index_t KC, index_t NC) {
+  if (tile_efficiency<MR, NR>(N, M) > 1.15 * tile_efficiency<MR, NR>(M, N)) {
+    gemm_blocked_strided<T, MR, NR, Kernel>(!trans_b, !trans_a, N, M, K, alpha, B, ldb, A, lda,
+                                            beta, C, 1, ldc, nt, MC, KC, NC);
+  } else {
+    gemm_blocked_strided<T, MR, NR, Kernel>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta,
+                                            C, ldc, 1, nt, MC, KC, NC);
   }
 }
 
-// Write a finished MR x NR accumulator tile held in `acc` (row-major, NR wide) to C.
+// Write a finished MR x NR accumulator tile held in `acc` (row-major, NR wide) to C[i*rs + j*cs].
 template <typename T, int NR>
-inline void store_tile_scalar(const T* acc, T* c, index_t ldc, T alpha, T beta, int mr, int nr) {
+inline void store_tile_scalar(const T* acc, T* c, index_t rs, index_t cs, T alpha, T beta, int mr,
+                              int nr) {
   for (int i = 0; i < mr; ++i) {
-    T* ci = c + i * ldc;
+    T* ci = c + i * rs;
     const T* ai = acc + i * NR;
     if (beta == T(0)) {
-      for (int j = 0; j < nr; ++j) ci[j] = alpha * ai[j];
+      for (int j = 0; j < nr; ++j) ci[j * cs] = alpha * ai[j];
     } else {
-      for (int j = 0; j < nr; ++j) ci[j] = alpha * ai[j] + beta * ci[j];
+      for (int j = 0; j < nr; ++j) ci[j * cs] = alpha * ai[j] + beta * ci[j * cs];
     }
   }
 }

@@ -8,7 +8,7 @@ template <typename T, int MR, int NR>
 struct KernelPortable {
   // ap: (kc, MR) packed, bp: (kc, NR) packed -> C tile (mr <= MR, nr <= NR)
   static void run(index_t kc, const T* __restrict ap, const T* __restrict bp, T* c, index_t ldc,
-                  T alpha, T beta, int mr, int nr) {
+                  index_t cs, T alpha, T beta, int mr, int nr) {
     T acc[MR * NR] = {};
     for (index_t k = 0; k < kc; ++k) {
       const T* a = ap + k * MR;
@@ -18,7 +18,7 @@ struct KernelPortable {
         for (int j = 0; j < NR; ++j) acc[i * NR + j] += ai * b[j];
       }
     }
-    store_tile_scalar<T, NR>(acc, c, ldc, alpha, beta, mr, nr);
+    store_tile_scalar<T, NR>(acc, c, ldc, cs, alpha, beta, mr, nr);
   }
 };
 
