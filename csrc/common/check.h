@@ -17,7 +17,7 @@ std::string str_cat(Args&&... args) {
 
 }  // namespace axonal
 
-#define AX_CHECK(cond, ...)                                              \
-  do {                                                                   \
+#define AX_CHECK(cond, ...)                                                   \
+  do {                                                                        \
     if (!(cond)) throw std::invalid_argument(::axonal::str_cat(__VA_ARGS__)); \
   } while (0)

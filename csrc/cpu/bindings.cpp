@@ -32,10 +32,15 @@ std::string pair_str(index_t r, index_t c) { return axonal::str_cat("(", r, ", "
 enum class DType { f32, f64 };
 
 DType dtype_of(const py::array& a, const char* op, const char* name) {
-  if (a.dtype().is(py::dtype::of<float>())) return DType::f32;
-  if (a.dtype().is(py::dtype::of<double>())) return DType::f64;
-  throw py::type_error(axonal::str_cat(op, ": ", name, " must be float32 or float64, got ",
-                                       std::string(py::str(a.dtype()))));
+  // Compare by type number, not identity: unpickled arrays carry equal but distinct dtypes.
+  const py::dtype d = a.dtype();
+  if (d.byteorder() != '>') {
+    if (d.num() == py::dtype::of<float>().num()) return DType::f32;
+    if (d.num() == py::dtype::of<double>().num()) return DType::f64;
+  }
+  throw py::type_error(axonal::str_cat(op, ": ", name,
+                                       " must be float32 or float64 (native byte order), got ",
+                                       std::string(py::str(d))));
 }
 
 py::array as_array(const py::handle& h, const char* op, const char* name) {
@@ -47,7 +52,7 @@ py::array as_array(const py::handle& h, const char* op, const char* name) {
 
 // A matrix operand (the last two axes of a 2-D or 3-D array) as the kernels see it.
 struct Operand {
-  py::array keep;    // the array whose memory is used (a copy when the layout needed one)
+  py::array keep;  // the array whose memory is used (a copy when the layout needed one)
   index_t batch = 1, rows = 0, cols = 0;
   index_t ld = 1, bstride = 0;  // in elements
   bool colmajor = false;        // memory holds the transpose, row-major with row stride ld
@@ -99,15 +104,14 @@ Operand make_operand(const py::array& a, const char* op_name, const char* name) 
   return op;
 }
 
-
 // The output: row-major in its last axis, writable, right shape and dtype, not overlapping inputs.
 Operand make_output(const py::array& c, const char* op_name, index_t batch, index_t M, index_t N,
                     int want_nd, DType dt) {
   if (dtype_of(c, op_name, "out") != dt)
-    throw py::type_error(axonal::str_cat(op_name, ": out has dtype ", std::string(py::str(c.dtype())),
-                                         ", the inputs are ", dt == DType::f32 ? "float32" : "float64"));
-  if (!c.writeable())
-    throw std::invalid_argument(axonal::str_cat(op_name, ": out is read-only"));
+    throw py::type_error(axonal::str_cat(op_name, ": out has dtype ",
+                                         std::string(py::str(c.dtype())), ", the inputs are ",
+                                         dt == DType::f32 ? "float32" : "float64"));
+  if (!c.writeable()) throw std::invalid_argument(axonal::str_cat(op_name, ": out is read-only"));
   bool shape_ok = c.ndim() == want_nd && c.shape(want_nd - 2) == M && c.shape(want_nd - 1) == N &&
                   (want_nd == 2 || c.shape(0) == batch);
   if (!shape_ok)
@@ -118,7 +122,8 @@ Operand make_output(const py::array& c, const char* op_name, index_t batch, inde
   op.keep = c;
   const bool empty = M == 0 || N == 0;
   if (!try_layout(c, op) || (op.colmajor && M > 1 && N > 1) ||
-      (!empty && batch > 1 && op.bstride < (M - 1) * (op.colmajor ? std::max<index_t>(1, N) : op.ld) + N))
+      (!empty && batch > 1 &&
+       op.bstride < (M - 1) * (op.colmajor ? std::max<index_t>(1, N) : op.ld) + N))
     throw std::invalid_argument(axonal::str_cat(op_name, ": out ", shape_str(c),
                                                 " must be row-major in its last axis with "
                                                 "positive strides"));
@@ -136,7 +141,10 @@ std::pair<const char*, const char*> byte_range(const py::array& a) {
   if (a.size() == 0) return {lo, lo};
   for (py::ssize_t i = 0; i < a.ndim(); ++i) {
     const index_t ext = (a.shape(i) - 1) * a.strides(i);
-    if (ext < 0) lo += ext; else hi += ext;
+    if (ext < 0)
+      lo += ext;
+    else
+      hi += ext;
   }
   return {lo, hi + a.itemsize()};
 }
@@ -150,8 +158,7 @@ void check_no_overlap(const py::array& out, const py::array& in, const char* op_
 
 template <typename T>
 void run_gemm(const Operand& a, const Operand& b, Operand& c, bool ta, bool tb, bool batched,
-              index_t batch,
-              index_t M, index_t N, index_t K, double alpha, double beta) {
+              index_t batch, index_t M, index_t N, index_t K, double alpha, double beta) {
   const bool ka = ta != a.colmajor, kb = tb != b.colmajor;
   const T* pa = static_cast<const T*>(a.data());
   const T* pb = static_cast<const T*>(b.data());
@@ -162,8 +169,7 @@ void run_gemm(const Operand& a, const Operand& b, Operand& c, bool ta, bool tb, 
     axonal::gemm<T>(ka, kb, M, N, K, T(alpha), pa, a.ld, pb, b.ld, T(beta), pc, c.ld, nt);
   else
     axonal::gemm_batched<T>(batch, ka, kb, M, N, K, T(alpha), pa, a.ld, a.bstride, pb, b.ld,
-                            b.bstride, T(beta), pc, c.ld,
-                            c.bstride, nt);
+                            b.bstride, T(beta), pc, c.ld, c.bstride, nt);
 }
 
 // gemm / gemm_batched: C = alpha * op(A) @ op(B) + beta * C on ndarrays.
@@ -204,8 +210,8 @@ py::array gemm_arrays(const char* op_name, int nd, const py::object& a_obj, cons
   py::array c;
   if (c_obj.is_none()) {
     if (beta != 0.0)
-      throw std::invalid_argument(axonal::str_cat(op_name, ": beta = ", beta,
-                                                  " needs an out array to read C from"));
+      throw std::invalid_argument(
+          axonal::str_cat(op_name, ": beta = ", beta, " needs an out array to read C from"));
     std::vector<py::ssize_t> shape;
     if (nd == 3) shape.push_back(batch);
     shape.push_back(M);
@@ -275,17 +281,16 @@ PYBIND11_MODULE(_cpu, m) {
   m.def(
       "gemm",
       [](const py::object& a, const py::object& b, const py::object& out, double alpha, double beta,
-         bool trans_a, bool trans_b) {
-        return gemm_arrays("gemm", 2, a, b, out, alpha, beta, trans_a, trans_b);
-      },
+         bool trans_a,
+         bool trans_b) { return gemm_arrays("gemm", 2, a, b, out, alpha, beta, trans_a, trans_b); },
       py::arg("a"), py::arg("b"), py::arg("out") = py::none(), py::kw_only(),
       py::arg("alpha") = 1.0, py::arg("beta") = 0.0, py::arg("trans_a") = false,
       py::arg("trans_b") = false,
       "out = alpha * op(a) @ op(b) + beta * out for 2-D float32/float64 arrays.");
   m.def(
       "gemm_batched",
-      [](const py::object& a, const py::object& b, const py::object& out, double alpha,
-         double beta, bool trans_a, bool trans_b) {
+      [](const py::object& a, const py::object& b, const py::object& out, double alpha, double beta,
+         bool trans_a, bool trans_b) {
         return gemm_arrays("gemm_batched", 3, a, b, out, alpha, beta, trans_a, trans_b);
       },
       py::arg("a"), py::arg("b"), py::arg("out") = py::none(), py::kw_only(),
@@ -310,8 +315,8 @@ PYBIND11_MODULE(_cpu, m) {
         else if (name == "portable")
           axonal::set_simd_path(axonal::SimdPath::portable);
         else
-          throw std::invalid_argument("set_simd_path: expected 'avx2' or 'portable', got '" +
-                                      name + "'");
+          throw std::invalid_argument("set_simd_path: expected 'avx2' or 'portable', got '" + name +
+                                      "'");
       },
       py::arg("name"));
 }

@@ -29,20 +29,27 @@ GemmBlocking default_blocking();
 template <>
 GemmBlocking default_blocking<float>() {
   static const GemmBlocking b{env_or("AXONAL_GEMM_MC", 144), env_or("AXONAL_GEMM_KC", 256),
-                              env_or("AXONAL_GEMM_NC", 4080)};
+                              env_or("AXONAL_GEMM_NC", 4080),
+                              env_or("AXONAL_GEMM_DIRECT_BYTES", 1 << 19)};
   return b;
 }
 template <>
 GemmBlocking default_blocking<double>() {
   static const GemmBlocking b{env_or("AXONAL_GEMM_MC_F64", 96), env_or("AXONAL_GEMM_KC_F64", 256),
-                              env_or("AXONAL_GEMM_NC_F64", 2040)};
+                              env_or("AXONAL_GEMM_NC_F64", 2040),
+                              env_or("AXONAL_GEMM_DIRECT_BYTES", 1 << 19)};
   return b;
+}
+
+double axonal_flops_per_thread() {
+  static const double v = double(env_or("AXONAL_GEMM_FLOPS_PER_THREAD", 250000));
+  return v;
 }
 
 // Threads worth using: below ~1 MFLOP per extra thread the fork/join costs more than it saves.
 int choose_threads(index_t M, index_t N, index_t K, int requested) {
   const double flops = 2.0 * double(M) * double(N) * double(K);
-  const int by_work = static_cast<int>(flops / 1.0e6);
+  const int by_work = static_cast<int>(flops / axonal_flops_per_thread());
   return std::max(1, std::min(requested, by_work));
 }
 
@@ -62,9 +69,9 @@ void call_impl(bool ta, bool tb, index_t M, index_t N, index_t K, T alpha, const
                const T* B, index_t ldb, T beta, T* C, index_t ldc, int nt);
 
 template <>
-void call_impl<float>(bool ta, bool tb, index_t M, index_t N, index_t K, float alpha, const float* A,
-                      index_t lda, const float* B, index_t ldb, float beta, float* C, index_t ldc,
-                      int nt) {
+void call_impl<float>(bool ta, bool tb, index_t M, index_t N, index_t K, float alpha,
+                      const float* A, index_t lda, const float* B, index_t ldb, float beta,
+                      float* C, index_t ldc, int nt) {
   const GemmBlocking blk = default_blocking<float>();
   if (simd_path() == SimdPath::avx2)
     gemm_f32_avx2(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, nt, &blk);

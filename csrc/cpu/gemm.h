@@ -12,7 +12,8 @@ namespace axonal {
 using index_t = std::int64_t;
 
 struct GemmBlocking {
-  index_t mc, kc, nc;
+  index_t mc, kc, nc;    // cache blocks of the packed path
+  index_t direct_bytes;  // op(A) + B up to this size (and B not transposed): unpacked path
 };
 
 template <typename T>
@@ -20,7 +21,7 @@ void gemm(bool trans_a, bool trans_b, index_t M, index_t N, index_t K, T alpha, 
           index_t lda, const T* B, index_t ldb, T beta, T* C, index_t ldc, int num_threads);
 
 // Kernel entry points, one per SIMD path (gemm_avx2.cpp / gemm_portable.cpp).
-#define AXONAL_DECLARE_GEMM_IMPL(NAME, T)                                                   \
+#define AXONAL_DECLARE_GEMM_IMPL(NAME, T)                                                     \
   void NAME(bool trans_a, bool trans_b, index_t M, index_t N, index_t K, T alpha, const T* A, \
             index_t lda, const T* B, index_t ldb, T beta, T* C, index_t ldc, int num_threads, \
             const GemmBlocking* blocking)

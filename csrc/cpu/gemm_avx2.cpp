@@ -1,178 +1,104 @@
 // gemm_avx2.cpp: AVX2/FMA micro-kernels (compiled with -mavx2 -mfma, called only when the CPU has
-// them). float32: 6 x 16 tile, float64: 6 x 8 tile; 12 ymm accumulators, 2 for B, 1 broadcast of A.
+// them). One 6 x (2 vectors) register tile for both dtypes: float32 6 x 16, float64 6 x 8;
+// 12 ymm accumulators, 2 ymm for the row of B, 1 for the broadcast element of A.
 #include <immintrin.h>
 
 #include "cpu/gemm_driver.h"
 
 namespace {
 
-struct KernelF32x6x16 {
-  // ap: (kc, 6) packed, bp: (kc, 16) packed -> C tile (mr <= 6, nr <= 16)
-  static void run(index_t kc, const float* __restrict ap, const float* __restrict bp, float* c,
-                  index_t ldc, index_t cs, float alpha, float beta, int mr, int nr) {
-    __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
-    __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
-    __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
-    __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
-    __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
-    __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
-#define AX_STEP(off_a, off_b)                                    \
-  {                                                              \
-    const __m256 b0 = _mm256_load_ps(bp + (off_b));              \
-    const __m256 b1 = _mm256_load_ps(bp + (off_b) + 8);          \
-    __m256 a = _mm256_broadcast_ss(ap + (off_a) + 0);            \
-    c00 = _mm256_fmadd_ps(a, b0, c00);                           \
-    c01 = _mm256_fmadd_ps(a, b1, c01);                           \
-    a = _mm256_broadcast_ss(ap + (off_a) + 1);                   \
-    c10 = _mm256_fmadd_ps(a, b0, c10);                           \
-    c11 = _mm256_fmadd_ps(a, b1, c11);                           \
-    a = _mm256_broadcast_ss(ap + (off_a) + 2);                   \
-    c20 = _mm256_fmadd_ps(a, b0, c20);                           \
-    c21 = _mm256_fmadd_ps(a, b1, c21);                           \
-    a = _mm256_broadcast_ss(ap + (off_a) + 3);                   \
-    c30 = _mm256_fmadd_ps(a, b0, c30);                           \
-    c31 = _mm256_fmadd_ps(a, b1, c31);                           \
-    a = _mm256_broadcast_ss(ap + (off_a) + 4);                   \
-    c40 = _mm256_fmadd_ps(a, b0, c40);                           \
-    c41 = _mm256_fmadd_ps(a, b1, c41);                           \
-    a = _mm256_broadcast_ss(ap + (off_a) + 5);                   \
-    c50 = _mm256_fmadd_ps(a, b0, c50);                           \
-    c51 = _mm256_fmadd_ps(a, b1, c51);                           \
-  }
-    index_t k = 0;
-    for (; k + 4 <= kc; k += 4) {
-      _mm_prefetch(reinterpret_cast<const char*>(bp + 16 * 8), _MM_HINT_T0);
-      AX_STEP(0, 0);
-      AX_STEP(6, 16);
-      AX_STEP(12, 32);
-      AX_STEP(18, 48);
-      ap += 24;
-      bp += 64;
-    }
-    for (; k < kc; ++k) {
-      AX_STEP(0, 0);
-      ap += 6;
-      bp += 16;
-    }
-#undef AX_STEP
-    const __m256 va = _mm256_set1_ps(alpha);
-    if (mr == 6 && nr == 16 && cs == 1) {
-      __m256 acc[12] = {c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51};
-      if (beta == 0.0f) {
-        for (int i = 0; i < 6; ++i) {
-          _mm256_storeu_ps(c + i * ldc, _mm256_mul_ps(va, acc[2 * i]));
-          _mm256_storeu_ps(c + i * ldc + 8, _mm256_mul_ps(va, acc[2 * i + 1]));
-        }
-      } else {
-        const __m256 vb = _mm256_set1_ps(beta);
-        for (int i = 0; i < 6; ++i) {
-          float* ci = c + i * ldc;
-          _mm256_storeu_ps(ci, _mm256_fmadd_ps(va, acc[2 * i], _mm256_mul_ps(vb, _mm256_loadu_ps(ci))));
-          _mm256_storeu_ps(ci + 8, _mm256_fmadd_ps(va, acc[2 * i + 1],
-                                                   _mm256_mul_ps(vb, _mm256_loadu_ps(ci + 8))));
-        }
-      }
-      return;
-    }
-    alignas(32) float tmp[6 * 16];
-    _mm256_store_ps(tmp + 0, c00);
-    _mm256_store_ps(tmp + 8, c01);
-    _mm256_store_ps(tmp + 16, c10);
-    _mm256_store_ps(tmp + 24, c11);
-    _mm256_store_ps(tmp + 32, c20);
-    _mm256_store_ps(tmp + 40, c21);
-    _mm256_store_ps(tmp + 48, c30);
-    _mm256_store_ps(tmp + 56, c31);
-    _mm256_store_ps(tmp + 64, c40);
-    _mm256_store_ps(tmp + 72, c41);
-    _mm256_store_ps(tmp + 80, c50);
-    _mm256_store_ps(tmp + 88, c51);
-    store_tile_scalar<float, 16>(tmp, c, ldc, cs, alpha, beta, mr, nr);
-  }
+template <typename T>
+struct Avx2;
+
+template <>
+struct Avx2<float> {
+  using V = __m256;
+  static constexpr int W = 8;
+  static V zero() { return _mm256_setzero_ps(); }
+  static V set1(float x) { return _mm256_set1_ps(x); }
+  static V load(const float* p) { return _mm256_loadu_ps(p); }
+  static V bcast(const float* p) { return _mm256_broadcast_ss(p); }
+  static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+  static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
+  static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
 };
 
-struct KernelF64x6x8 {
-  // ap: (kc, 6) packed, bp: (kc, 8) packed -> C tile (mr <= 6, nr <= 8)
-  static void run(index_t kc, const double* __restrict ap, const double* __restrict bp, double* c,
-                  index_t ldc, index_t cs, double alpha, double beta, int mr, int nr) {
-    __m256d c00 = _mm256_setzero_pd(), c01 = _mm256_setzero_pd();
-    __m256d c10 = _mm256_setzero_pd(), c11 = _mm256_setzero_pd();
-    __m256d c20 = _mm256_setzero_pd(), c21 = _mm256_setzero_pd();
-    __m256d c30 = _mm256_setzero_pd(), c31 = _mm256_setzero_pd();
-    __m256d c40 = _mm256_setzero_pd(), c41 = _mm256_setzero_pd();
-    __m256d c50 = _mm256_setzero_pd(), c51 = _mm256_setzero_pd();
-#define AX_STEP(off_a, off_b)                                   \
-  {                                                             \
-    const __m256d b0 = _mm256_load_pd(bp + (off_b));            \
-    const __m256d b1 = _mm256_load_pd(bp + (off_b) + 4);        \
-    __m256d a = _mm256_broadcast_sd(ap + (off_a) + 0);          \
-    c00 = _mm256_fmadd_pd(a, b0, c00);                          \
-    c01 = _mm256_fmadd_pd(a, b1, c01);                          \
-    a = _mm256_broadcast_sd(ap + (off_a) + 1);                  \
-    c10 = _mm256_fmadd_pd(a, b0, c10);                          \
-    c11 = _mm256_fmadd_pd(a, b1, c11);                          \
-    a = _mm256_broadcast_sd(ap + (off_a) + 2);                  \
-    c20 = _mm256_fmadd_pd(a, b0, c20);                          \
-    c21 = _mm256_fmadd_pd(a, b1, c21);                          \
-    a = _mm256_broadcast_sd(ap + (off_a) + 3);                  \
-    c30 = _mm256_fmadd_pd(a, b0, c30);                          \
-    c31 = _mm256_fmadd_pd(a, b1, c31);                          \
-    a = _mm256_broadcast_sd(ap + (off_a) + 4);                  \
-    c40 = _mm256_fmadd_pd(a, b0, c40);                          \
-    c41 = _mm256_fmadd_pd(a, b1, c41);                          \
-    a = _mm256_broadcast_sd(ap + (off_a) + 5);                  \
-    c50 = _mm256_fmadd_pd(a, b0, c50);                          \
-    c51 = _mm256_fmadd_pd(a, b1, c51);                          \
-  }
-    index_t k = 0;
-    for (; k + 4 <= kc; k += 4) {
-      _mm_prefetch(reinterpret_cast<const char*>(bp + 8 * 8), _MM_HINT_T0);
-      AX_STEP(0, 0);
-      AX_STEP(6, 8);
-      AX_STEP(12, 16);
-      AX_STEP(18, 24);
-      ap += 24;
-      bp += 32;
+template <>
+struct Avx2<double> {
+  using V = __m256d;
+  static constexpr int W = 4;
+  static V zero() { return _mm256_setzero_pd(); }
+  static V set1(double x) { return _mm256_set1_pd(x); }
+  static V load(const double* p) { return _mm256_loadu_pd(p); }
+  static V bcast(const double* p) { return _mm256_broadcast_sd(p); }
+  static V fma(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
+  static V mul(V a, V b) { return _mm256_mul_pd(a, b); }
+  static void store(double* p, V v) { _mm256_storeu_pd(p, v); }
+};
+
+template <typename T>
+struct KernelAvx2 {
+  using S = Avx2<T>;
+  using V = typename S::V;
+  static constexpr int MR = 6, NR = 2 * S::W;
+
+  // a: element (i, k) at a[i*ars + k*acs]; b: element (k, j) at b[k*brs + j] (j < NR readable)
+  // -> C[i*rs + j*cs] for i < mr, j < nr
+  static void run(index_t kc, const T* __restrict a, index_t ars, index_t acs,
+                  const T* __restrict b, index_t brs, T* c, index_t rs, index_t cs, T alpha, T beta,
+                  int mr, int nr) {
+    V c00 = S::zero(), c01 = S::zero(), c10 = S::zero(), c11 = S::zero();
+    V c20 = S::zero(), c21 = S::zero(), c30 = S::zero(), c31 = S::zero();
+    V c40 = S::zero(), c41 = S::zero(), c50 = S::zero(), c51 = S::zero();
+    const T* a0 = a;
+    const T* a3 = a + 3 * ars;
+    const index_t o1 = ars, o2 = 2 * ars;
+#pragma GCC unroll 4
+    for (index_t k = 0; k < kc; ++k) {
+      const V b0 = S::load(b), b1 = S::load(b + S::W);
+      V x = S::bcast(a0);
+      c00 = S::fma(x, b0, c00);
+      c01 = S::fma(x, b1, c01);
+      x = S::bcast(a0 + o1);
+      c10 = S::fma(x, b0, c10);
+      c11 = S::fma(x, b1, c11);
+      x = S::bcast(a0 + o2);
+      c20 = S::fma(x, b0, c20);
+      c21 = S::fma(x, b1, c21);
+      x = S::bcast(a3);
+      c30 = S::fma(x, b0, c30);
+      c31 = S::fma(x, b1, c31);
+      x = S::bcast(a3 + o1);
+      c40 = S::fma(x, b0, c40);
+      c41 = S::fma(x, b1, c41);
+      x = S::bcast(a3 + o2);
+      c50 = S::fma(x, b0, c50);
+      c51 = S::fma(x, b1, c51);
+      a0 += acs;
+      a3 += acs;
+      b += brs;
     }
-    for (; k < kc; ++k) {
-      AX_STEP(0, 0);
-      ap += 6;
-      bp += 8;
-    }
-#undef AX_STEP
-    const __m256d va = _mm256_set1_pd(alpha);
-    if (mr == 6 && nr == 8 && cs == 1) {
-      __m256d acc[12] = {c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51};
-      if (beta == 0.0) {
-        for (int i = 0; i < 6; ++i) {
-          _mm256_storeu_pd(c + i * ldc, _mm256_mul_pd(va, acc[2 * i]));
-          _mm256_storeu_pd(c + i * ldc + 4, _mm256_mul_pd(va, acc[2 * i + 1]));
+    const V va = S::set1(alpha);
+    V acc[12] = {c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51};
+    if (mr == MR && nr == NR && cs == 1) {
+      if (beta == T(0)) {
+        for (int i = 0; i < MR; ++i) {
+          S::store(c + i * rs, S::mul(va, acc[2 * i]));
+          S::store(c + i * rs + S::W, S::mul(va, acc[2 * i + 1]));
         }
       } else {
-        const __m256d vb = _mm256_set1_pd(beta);
-        for (int i = 0; i < 6; ++i) {
-          double* ci = c + i * ldc;
-          _mm256_storeu_pd(ci, _mm256_fmadd_pd(va, acc[2 * i], _mm256_mul_pd(vb, _mm256_loadu_pd(ci))));
-          _mm256_storeu_pd(ci + 4, _mm256_fmadd_pd(va, acc[2 * i + 1],
-                                                   _mm256_mul_pd(vb, _mm256_loadu_pd(ci + 4))));
+        const V vb = S::set1(beta);
+        for (int i = 0; i < MR; ++i) {
+          T* ci = c + i * rs;
+          S::store(ci, S::fma(va, acc[2 * i], S::mul(vb, S::load(ci))));
+          S::store(ci + S::W, S::fma(va, acc[2 * i + 1], S::mul(vb, S::load(ci + S::W))));
         }
       }
       return;
     }
-    alignas(32) double tmp[6 * 8];
-    _mm256_store_pd(tmp + 0, c00);
-    _mm256_store_pd(tmp + 4, c01);
-    _mm256_store_pd(tmp + 8, c10);
-    _mm256_store_pd(tmp + 12, c11);
-    _mm256_store_pd(tmp + 16, c20);
-    _mm256_store_pd(tmp + 20, c21);
-    _mm256_store_pd(tmp + 24, c30);
-    _mm256_store_pd(tmp + 28, c31);
-    _mm256_store_pd(tmp + 32, c40);
-    _mm256_store_pd(tmp + 36, c41);
-    _mm256_store_pd(tmp + 40, c50);
-    _mm256_store_pd(tmp + 44, c51);
-    store_tile_scalar<double, 8>(tmp, c, ldc, cs, alpha, beta, mr, nr);
+    alignas(32) T tmp[MR * NR];
+    for (int i = 0; i < 12; ++i) S::store(tmp + i * S::W, acc[i]);
+    store_tile_scalar<T, NR>(tmp, c, rs, cs, alpha, beta, mr, nr);
   }
 };
 
@@ -181,15 +107,13 @@ struct KernelF64x6x8 {
 namespace axonal {
 
 AXONAL_DECLARE_GEMM_IMPL(gemm_f32_avx2, float) {
-  gemm_blocked<float, 6, 16, KernelF32x6x16>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb,
-                                             beta, C, ldc, num_threads, blocking->mc, blocking->kc,
-                                             blocking->nc);
+  gemm_blocked<float, KernelAvx2<float>>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C,
+                                         ldc, num_threads, *blocking);
 }
 
 AXONAL_DECLARE_GEMM_IMPL(gemm_f64_avx2, double) {
-  gemm_blocked<double, 6, 8, KernelF64x6x8>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta,
-                                            C, ldc, num_threads, blocking->mc, blocking->kc,
-                                            blocking->nc);
+  gemm_blocked<double, KernelAvx2<double>>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta,
+                                           C, ldc, num_threads, *blocking);
 }
 
 }  // namespace axonal

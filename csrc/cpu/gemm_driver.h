@@ -2,10 +2,13 @@
 // Included by exactly one .cpp per SIMD path; everything here has internal linkage so that
 // code compiled with -mavx2 never leaks into the portable path through the linker.
 //
+//   packed path (any layout, large problems):
 //   for jc in N step NC:            B block (KC x NC) packed into NR-wide panels (shared)
 //     for pc in K step KC:
 //       for ic in M step MC:        A block (MC x KC) packed into MR-tall panels (shared)
 //         for (jr, ir) tiles:       micro-kernel MR x NR, split over the threads
+//   direct path (op(B) = B row-major, operands small enough to stay in cache): the micro-kernel
+//   reads A and B where they lie; only the ragged edge rows / columns are packed (zero-padded).
 #pragma once
 #include <algorithm>
 #include <cstdlib>
@@ -78,13 +81,39 @@ inline void pack_b_panel(bool trans_b, const T* B, index_t ldb, index_t p0, inde
   }
 }
 
-// Micro-kernel contract: Kernel::run(kc, ap, bp, c, rs, cs, alpha, beta, mr, nr) computes
-// C[i*rs + j*cs] = alpha * (ap panel @ bp panel)[i, j] + beta * C[...] for i < mr, j < nr
-// (beta == 0: C not read). cs == 1 is the fast, vector-store case.
-template <typename T, int MR, int NR, class Kernel>
-void gemm_blocked_strided(bool trans_a, bool trans_b, index_t M, index_t N, index_t K, T alpha,
-                          const T* A, index_t lda, const T* B, index_t ldb, T beta, T* C,
-                          index_t rs_c, index_t cs_c, int nt, index_t MC, index_t KC, index_t NC) {
+// Micro-kernel contract (Kernel::MR, Kernel::NR, Kernel::run): run(kc, a, ars, acs, b, brs, c,
+// rs, cs, alpha, beta, mr, nr) computes, with a(i, k) = a[i*ars + k*acs], b(k, j) = b[k*brs + j],
+//   C[i*rs + j*cs] = alpha * sum_k a(i, k) b(k, j) + beta * C[...]   for i < mr, j < nr
+// (beta == 0: C is not read). All MR rows of a and NR columns of b must be readable.
+
+// Split n items over nth threads in contiguous chunks: [lo, hi) for thread tid.
+inline void thread_chunk(index_t n, int tid, int nth, index_t& lo, index_t& hi) {
+  const index_t q = n / nth, r = n % nth;
+  lo = tid * q + std::min<index_t>(tid, r);
+  hi = lo + q + (tid < r ? 1 : 0);
+}
+
+// Run body(tid, nth) on nt threads (or directly on this one). Work inside is split by hand rather
+// than with `omp for`, so that a one-thread call nested in another parallel region (the batched
+// GEMM) stays entirely its own.
+template <class F>
+inline void run_threads(int nt, F&& body) {
+#ifdef AXONAL_OPENMP
+  if (nt > 1) {
+#pragma omp parallel num_threads(nt)
+    body(omp_get_thread_num(), omp_get_num_threads());
+    return;
+  }
+#endif
+  (void)nt;
+  body(0, 1);
+}
+
+template <typename T, class Kernel>
+void gemm_packed(bool trans_a, bool trans_b, index_t M, index_t N, index_t K, T alpha, const T* A,
+                 index_t lda, const T* B, index_t ldb, T beta, T* C, index_t rs_c, index_t cs_c,
+                 int nt, index_t MC, index_t KC, index_t NC) {
+  constexpr int MR = Kernel::MR, NR = Kernel::NR;
   MC = std::max<index_t>(MR, (MC / MR) * MR);
   NC = std::max<index_t>(NR, (NC / NR) * NR);
   KC = std::max<index_t>(1, KC);
@@ -95,18 +124,8 @@ void gemm_blocked_strided(bool trans_a, bool trans_b, index_t M, index_t N, inde
   AlignedBuffer<T> abuf(static_cast<size_t>(kc_max * mc_max));
   T* bp = bbuf.ptr;
   T* ap = abuf.ptr;
-
-  // The loop nest, run by each of `nth` threads (thread `tid`), which split the packing and the
-  // micro-tiles in static contiguous chunks and meet at barriers. Work is split by hand rather
-  // than with `omp for` so that a one-thread call nested in another parallel region (the batched
-  // GEMM) stays entirely its own.
-  auto body = [&](int tid, int nth) {
-    auto chunk = [&](index_t n, index_t& lo, index_t& hi) {
-      const index_t q = n / nth, r = n % nth;
-      lo = tid * q + std::min<index_t>(tid, r);
-      hi = lo + q + (tid < r ? 1 : 0);
-    };
-    auto barrier = [&]() {
+  run_threads(nt, [&](int tid, int nth) {
+    auto barrier = [nth]() {
 #ifdef AXONAL_OPENMP
       if (nth > 1) {
 #pragma omp barrier
@@ -121,7 +140,7 @@ void gemm_blocked_strided(bool trans_a, bool trans_b, index_t M, index_t N, inde
         const index_t kc = std::min(KC, K - pc);
         const T beta_eff = pc == 0 ? beta : T(1);
         barrier();  // everyone is done reading the previous B block
-        chunk(npanel_b, lo, hi);
+        thread_chunk(npanel_b, tid, nth, lo, hi);
         for (index_t p = lo; p < hi; ++p) {
           const index_t j0 = p * NR;
           pack_b_panel<T, NR>(trans_b, B, ldb, pc, kc, jc + j0, std::min<index_t>(NR, nc - j0),
@@ -131,18 +150,18 @@ void gemm_blocked_strided(bool trans_a, bool trans_b, index_t M, index_t N, inde
           const index_t mc = std::min(MC, M - ic);
           const index_t npanel_a = (mc + MR - 1) / MR;
           barrier();  // B packed; everyone is done reading the previous A block
-          chunk(npanel_a, lo, hi);
+          thread_chunk(npanel_a, tid, nth, lo, hi);
           for (index_t p = lo; p < hi; ++p) {
             const index_t i0 = p * MR;
             pack_a_panel<T, MR>(trans_a, A, lda, ic + i0, std::min<index_t>(MR, mc - i0), pc, kc,
                                 ap + p * MR * kc);
           }
           barrier();  // A packed
-          chunk(npanel_a * npanel_b, lo, hi);
+          thread_chunk(npanel_a * npanel_b, tid, nth, lo, hi);
           for (index_t t = lo; t < hi; ++t) {
             const index_t jr = t / npanel_a, ir = t % npanel_a;
             const index_t j0 = jr * NR, i0 = ir * MR;
-            Kernel::run(kc, ap + ir * MR * kc, bp + jr * NR * kc,
+            Kernel::run(kc, ap + ir * MR * kc, 1, MR, bp + jr * NR * kc, NR,
                         C + (ic + i0) * rs_c + (jc + j0) * cs_c, rs_c, cs_c, alpha, beta_eff,
                         static_cast<int>(std::min<index_t>(MR, mc - i0)),
                         static_cast<int>(std::min<index_t>(NR, nc - j0)));
@@ -150,15 +169,43 @@ void gemm_blocked_strided(bool trans_a, bool trans_b, index_t M, index_t N, inde
         }
       }
     }
-  };
-#ifdef AXONAL_OPENMP
-  if (nt > 1) {
-#pragma omp parallel num_threads(nt)
-    body(omp_get_thread_num(), omp_get_num_threads());
-    return;
-  }
-#endif
-  body(0, 1);
+  });
+}
+
+// Direct path: op(B) = B stored row-major (ldb); op(A) any (strides). No packing except the
+// ragged edges; threads take disjoint tiles, so no barriers.
+template <typename T, class Kernel>
+void gemm_direct(bool trans_a, index_t M, index_t N, index_t K, T alpha, const T* A, index_t lda,
+                 const T* B, index_t ldb, T beta, T* C, index_t ldc, int nt, index_t KC) {
+  constexpr int MR = Kernel::MR, NR = Kernel::NR;
+  const index_t ars = trans_a ? 1 : lda, acs = trans_a ? lda : 1;
+  const index_t m_full = (M / MR) * MR, n_full = (N / NR) * NR;
+  const index_t m_edge = M - m_full, n_edge = N - n_full;
+  // Edge panels over the whole K: A rows [m_full, M) as (K, MR), B columns [n_full, N) as (K, NR).
+  AlignedBuffer<T> aedge(static_cast<size_t>(m_edge ? K * MR : 0));
+  AlignedBuffer<T> bedge(static_cast<size_t>(n_edge ? K * NR : 0));
+  if (m_edge) pack_a_panel<T, MR>(trans_a, A, lda, m_full, m_edge, 0, K, aedge.ptr);
+  if (n_edge) pack_b_panel<T, NR>(false, B, ldb, 0, K, n_full, n_edge, bedge.ptr);
+  const index_t ti = (M + MR - 1) / MR, tj = (N + NR - 1) / NR;
+  KC = std::max<index_t>(1, KC);
+  run_threads(nt, [&](int tid, int nth) {
+    index_t lo, hi;
+    thread_chunk(ti * tj, tid, nth, lo, hi);
+    for (index_t pc = 0; pc < K; pc += KC) {
+      const index_t kc = std::min(KC, K - pc);
+      const T beta_eff = pc == 0 ? beta : T(1);
+      for (index_t t = lo; t < hi; ++t) {
+        const index_t jr = t / ti, ir = t % ti;
+        const index_t i0 = ir * MR, j0 = jr * NR;
+        const bool a_in = i0 + MR <= M, b_in = j0 + NR <= N;
+        const T* a = a_in ? A + i0 * ars + pc * acs : aedge.ptr + pc * MR;
+        const T* b = b_in ? B + pc * ldb + j0 : bedge.ptr + pc * NR;
+        Kernel::run(kc, a, a_in ? ars : 1, a_in ? acs : MR, b, b_in ? ldb : NR, C + i0 * ldc + j0,
+                    ldc, 1, alpha, beta_eff, static_cast<int>(std::min<index_t>(MR, M - i0)),
+                    static_cast<int>(std::min<index_t>(NR, N - j0)));
+      }
+    }
+  });
 }
 
 // Fraction of the micro-tile grid that does useful work for an M x N output.
@@ -168,19 +215,25 @@ inline double tile_efficiency(index_t M, index_t N) {
   return double(M) * double(N) / (mt * nt);
 }
 
-// C (row-major, ldc) = alpha op(A) op(B) + beta C. When the output is narrow (N well below the
-// tile width NR), compute the transposed product C^T = op(B)^T op(A)^T instead, so the wide
-// dimension fills the NR-wide vector tiles; C^T is written through (rs, cs) = (1, ldc).
-template <typename T, int MR, int NR, class Kernel>
+// C (row-major, ldc) = alpha op(A) op(B) + beta C.
+template <typename T, class Kernel>
 void gemm_blocked(bool trans_a, bool trans_b, index_t M, index_t N, index_t K, T alpha, const T* A,
                   index_t lda, const T* B, index_t ldb, T beta, T* C, index_t ldc, int nt,
-                  index_t MC, index_t KC, index_t NC) {
+                  const axonal::GemmBlocking& blk) {
+  constexpr int MR = Kernel::MR, NR = Kernel::NR;
+  const double bytes = double(M * K + K * N) * sizeof(T);
+  if (!trans_b && bytes <= double(blk.direct_bytes)) {
+    gemm_direct<T, Kernel>(trans_a, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, nt, blk.kc);
+    return;
+  }
+  // A narrow output (N well below the tile width NR): compute C^T = op(B)^T op(A)^T instead, so
+  // the wide dimension fills the vector tiles; C^T is written through (rs, cs) = (1, ldc).
   if (tile_efficiency<MR, NR>(N, M) > 1.15 * tile_efficiency<MR, NR>(M, N)) {
-    gemm_blocked_strided<T, MR, NR, Kernel>(!trans_b, !trans_a, N, M, K, alpha, B, ldb, A, lda,
-                                            beta, C, 1, ldc, nt, MC, KC, NC);
+    gemm_packed<T, Kernel>(!trans_b, !trans_a, N, M, K, alpha, B, ldb, A, lda, beta, C, 1, ldc, nt,
+                           blk.mc, blk.kc, blk.nc);
   } else {
-    gemm_blocked_strided<T, MR, NR, Kernel>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta,
-                                            C, ldc, 1, nt, MC, KC, NC);
+    gemm_packed<T, Kernel>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, 1, nt,
+                           blk.mc, blk.kc, blk.nc);
   }
 }
 

@@ -233,3 +233,13 @@ def test_threads_setting():
             _cpu.set_num_threads(0)
     finally:
         _cpu.set_num_threads(old)
+
+
+def test_unpickled_and_byteswapped_arrays(rng):
+    import pickle
+
+    a = pickle.loads(pickle.dumps(rng.standard_normal((5, 3)).astype(np.float32)))
+    b = pickle.loads(pickle.dumps(rng.standard_normal((3, 4)).astype(np.float32)))
+    np.testing.assert_allclose(_cpu.gemm(a, b), a.astype(np.float64) @ b, rtol=1e-5, atol=1e-6)
+    with pytest.raises(TypeError, match="native byte order"):
+        _cpu.gemm(a.astype(">f4"), b.astype(">f4"))
