@@ -1,0 +1,73 @@
+"""The installed package: import, info, threads, CUDA status, command line."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+import axonal
+from axonal import cli
+
+
+def test_info_reports_the_facts(capsys):
+    facts = axonal.info()
+    out = capsys.readouterr().out
+    assert out.startswith(f"axonal {axonal.__version__}")
+    assert facts["simd"] in ("avx2+fma", "portable")
+    assert facts["num_threads"] == axonal.get_num_threads() >= 1
+    assert isinstance(facts["cuda_available"], bool)
+    assert facts["cuda_available"] == axonal.cuda.is_available()
+
+
+def test_cuda_answers_without_gpu():
+    assert isinstance(axonal.cuda.is_built(), bool)
+    n = axonal.cuda.device_count()
+    assert n >= 0
+    assert axonal.cuda.is_available() == (n > 0)
+    if not axonal.cuda.is_available():
+        with pytest.raises(RuntimeError, match="no CUDA device"):
+            axonal.cuda.get_device_name()
+
+
+def test_set_num_threads_round_trip_and_validation():
+    old = axonal.get_num_threads()
+    try:
+        axonal.set_num_threads(1)
+        assert axonal.get_num_threads() == 1
+        with pytest.raises(ValueError, match=">= 1"):
+            axonal.set_num_threads(0)
+        with pytest.raises(TypeError):
+            axonal.set_num_threads(1.5)
+    finally:
+        axonal.set_num_threads(old)
+
+
+def test_num_threads_from_environment():
+    code = "import axonal; print(axonal.get_num_threads())"
+    env = dict(os.environ, AXONAL_NUM_THREADS="1")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "1"
+
+
+def test_cli_info_and_module_entry(capsys):
+    assert cli.main(["info"]) == 0
+    assert "simd path" in capsys.readouterr().out
+    out = subprocess.run([sys.executable, "-m", "axonal", "info"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "threads" in out.stdout
+
+
+def test_backend_registry():
+    assert {"numpy", "cpu"} <= set(axonal.backend.available())
+    with pytest.raises(ValueError, match="unknown backend"):
+        axonal.backend.get("tpu")
+
+
+def test_bench_gemm_quick_runs_and_checks(capsys):
+    from axonal.bench import bench_gemm
+
+    res = bench_gemm(quick=True, target_s=0.01)
+    assert {r["shape"] for r in res["rows"]} >= {"64x64x64", "512x512x512"}
+    assert all(r["rel_error"] <= 1e-5 for r in res["rows"])
