@@ -86,6 +86,15 @@ inline void pack_b_panel(bool trans_b, const T* B, index_t ldb, index_t p0, inde
 //   C[i*rs + j*cs] = alpha * sum_k a(i, k) b(k, j) + beta * C[...]   for i < mr, j < nr
 // (beta == 0: C is not read). All MR rows of a and NR columns of b must be readable.
 
+// A block size <= max_block that splits n into equal parts (784 with 256 -> 196, not 256 + 16):
+// a short last block would run the micro-kernel with too few k steps to hide its C traffic.
+inline index_t balanced_block(index_t n, index_t max_block) {
+  max_block = std::max<index_t>(1, max_block);
+  if (n <= max_block) return std::max<index_t>(1, n);
+  const index_t blocks = (n + max_block - 1) / max_block;
+  return (n + blocks - 1) / blocks;
+}
+
 // Split n items over nth threads in contiguous chunks: [lo, hi) for thread tid.
 inline void thread_chunk(index_t n, int tid, int nth, index_t& lo, index_t& hi) {
   const index_t q = n / nth, r = n % nth;
@@ -116,7 +125,7 @@ void gemm_packed(bool trans_a, bool trans_b, index_t M, index_t N, index_t K, T 
   constexpr int MR = Kernel::MR, NR = Kernel::NR;
   MC = std::max<index_t>(MR, (MC / MR) * MR);
   NC = std::max<index_t>(NR, (NC / NR) * NR);
-  KC = std::max<index_t>(1, KC);
+  KC = balanced_block(K, KC);
   const index_t kc_max = std::min(KC, K);
   const index_t nc_max = std::min(NC, ((N + NR - 1) / NR) * NR);
   const index_t mc_max = std::min(MC, ((M + MR - 1) / MR) * MR);
@@ -187,7 +196,7 @@ void gemm_direct(bool trans_a, index_t M, index_t N, index_t K, T alpha, const T
   if (m_edge) pack_a_panel<T, MR>(trans_a, A, lda, m_full, m_edge, 0, K, aedge.ptr);
   if (n_edge) pack_b_panel<T, NR>(false, B, ldb, 0, K, n_full, n_edge, bedge.ptr);
   const index_t ti = (M + MR - 1) / MR, tj = (N + NR - 1) / NR;
-  KC = std::max<index_t>(1, KC);
+  KC = balanced_block(K, KC);
   run_threads(nt, [&](int tid, int nth) {
     index_t lo, hi;
     thread_chunk(ti * tj, tid, nth, lo, hi);

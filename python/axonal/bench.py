@@ -84,10 +84,16 @@ def bench_gemm(quick: bool = False, target_s: float = 1.0, threads: int | None =
         err = float(np.abs(got - want).max() / max(np.abs(want).max(), 1e-30))
         tol = 1e-5 if dt == np.float32 else 1e-12
         if not err <= tol:
-            raise AssertionError(f"bench gemm: {m}x{k}x{n} {np.dtype(dt).name}: rel error {err:.2e}")
+            raise AssertionError(
+                f"bench gemm: {m}x{k}x{n} {np.dtype(dt).name}: rel error {err:.2e}"
+            )
         out = np.empty((m, n), dt)
         t_ax, t_np = _time_interleaved(
-            [lambda: _cpu.gemm(a, b, out), lambda: np.matmul(a, b, out=out)], target_s
+            [
+                lambda a=a, b=b, out=out: _cpu.gemm(a, b, out),
+                lambda a=a, b=b, out=out: np.matmul(a, b, out=out),
+            ],
+            target_s,
         )
         flops = 2.0 * m * n * k
         rows.append(

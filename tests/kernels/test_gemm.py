@@ -159,8 +159,14 @@ def test_batched_matches_reference(dtype, rng):
 
 
 def test_matmul_broadcasting(rng):
-    for sa, sb in [((3, 4), (4,)), ((4,), (4, 5)), ((2, 3, 4), (4, 5)), ((2, 1, 3, 4), (5, 4, 6)),
-                   ((7,), (7,)), ((1, 6, 2), (3, 2, 8))]:
+    for sa, sb in [
+        ((3, 4), (4,)),
+        ((4,), (4, 5)),
+        ((2, 3, 4), (4, 5)),
+        ((2, 1, 3, 4), (5, 4, 6)),
+        ((7,), (7,)),
+        ((1, 6, 2), (3, 2, 8)),
+    ]:
         a = rng.standard_normal(sa).astype(np.float32)
         b = rng.standard_normal(sb).astype(np.float32)
         got = cpu.matmul(a, b)
