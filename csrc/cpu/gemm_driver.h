@@ -129,10 +129,15 @@ void gemm_packed(bool trans_a, bool trans_b, index_t M, index_t N, index_t K, T 
   const index_t kc_max = std::min(KC, K);
   const index_t nc_max = std::min(NC, ((N + NR - 1) / NR) * NR);
   const index_t mc_max = std::min(MC, ((M + MR - 1) / MR) * MR);
+  // Row split: each thread owns a contiguous range of MR-panels of rows and packs its own A
+  // blocks (kept in its core's L2), sharing only the packed B block: two barriers per K block.
+  // Tile split (too few rows to share out): A blocks are shared too, and the MR x NR tiles split.
+  const index_t panels_m = (M + MR - 1) / MR;
+  const bool row_split = nt > 1 && panels_m >= 2 * nt;
+  const int a_bufs = row_split ? nt : 1;
   AlignedBuffer<T> bbuf(static_cast<size_t>(kc_max * nc_max));
-  AlignedBuffer<T> abuf(static_cast<size_t>(kc_max * mc_max));
+  AlignedBuffer<T> abuf(static_cast<size_t>(kc_max * mc_max * a_bufs));
   T* bp = bbuf.ptr;
-  T* ap = abuf.ptr;
   run_threads(nt, [&](int tid, int nth) {
     auto barrier = [nth]() {
 #ifdef AXONAL_OPENMP
@@ -141,6 +146,15 @@ void gemm_packed(bool trans_a, bool trans_b, index_t M, index_t N, index_t K, T 
       }
 #endif
     };
+    const bool split_rows = row_split && nth == nt;
+    T* ap = abuf.ptr + (split_rows ? tid * kc_max * mc_max : 0);
+    index_t row_lo = 0, row_hi = M;
+    if (split_rows) {
+      index_t plo, phi;
+      thread_chunk(panels_m, tid, nth, plo, phi);
+      row_lo = plo * MR;
+      row_hi = std::min(M, phi * MR);
+    }
     index_t lo, hi;
     for (index_t jc = 0; jc < N; jc += NC) {
       const index_t nc = std::min(NC, N - jc);
@@ -155,18 +169,27 @@ void gemm_packed(bool trans_a, bool trans_b, index_t M, index_t N, index_t K, T 
           pack_b_panel<T, NR>(trans_b, B, ldb, pc, kc, jc + j0, std::min<index_t>(NR, nc - j0),
                               bp + p * NR * kc);
         }
-        for (index_t ic = 0; ic < M; ic += MC) {
-          const index_t mc = std::min(MC, M - ic);
+        if (split_rows) barrier();  // B packed
+        for (index_t ic = row_lo; ic < row_hi; ic += MC) {
+          const index_t mc = std::min(MC, row_hi - ic);
           const index_t npanel_a = (mc + MR - 1) / MR;
-          barrier();  // B packed; everyone is done reading the previous A block
-          thread_chunk(npanel_a, tid, nth, lo, hi);
+          if (split_rows) {
+            lo = 0, hi = npanel_a;
+          } else {
+            barrier();  // B packed; everyone is done reading the previous A block
+            thread_chunk(npanel_a, tid, nth, lo, hi);
+          }
           for (index_t p = lo; p < hi; ++p) {
             const index_t i0 = p * MR;
             pack_a_panel<T, MR>(trans_a, A, lda, ic + i0, std::min<index_t>(MR, mc - i0), pc, kc,
                                 ap + p * MR * kc);
           }
-          barrier();  // A packed
-          thread_chunk(npanel_a * npanel_b, tid, nth, lo, hi);
+          if (split_rows) {
+            lo = 0, hi = npanel_a * npanel_b;
+          } else {
+            barrier();  // A packed
+            thread_chunk(npanel_a * npanel_b, tid, nth, lo, hi);
+          }
           for (index_t t = lo; t < hi; ++t) {
             const index_t jr = t / npanel_a, ir = t % npanel_a;
             const index_t j0 = jr * NR, i0 = ir * MR;
