@@ -276,6 +276,8 @@ void gemm_raw(bool ta, bool tb, index_t M, index_t N, index_t K, double alpha,
 
 }  // namespace
 
+void register_conv_bindings(pybind11::module_& m);
+
 PYBIND11_MODULE(_cpu, m) {
   m.doc() = "axonal CPU kernels (C++17, OpenMP, AVX2/FMA dispatched at run time)";
   m.def(
@@ -319,4 +321,5 @@ PYBIND11_MODULE(_cpu, m) {
                                       "'");
       },
       py::arg("name"));
+  register_conv_bindings(m);
 }

@@ -1,12 +1,31 @@
-// bindings.cpp: the _cuda extension module. For now a build probe: device count and properties.
-// Every CUDA runtime call is checked and a failure becomes a Python RuntimeError.
+// bindings.cpp: the _cuda extension module: device queries and the kernel entry points.
+// The kernels take raw device pointers (ints: CuPy's `arr.data.ptr`), sizes and the CUDA stream
+// (`cupy.cuda.get_current_stream().ptr`); the Python adapters (axonal/backend/cuda.py) allocate
+// and validate, these entries check again (ValueError naming the op) and launch with the GIL
+// released. CUDA failures become RuntimeError naming the op. Nothing here synchronises the device
+// except synchronize().
+// The emulate_* entries run the host emulator of the kernels' blocks (emulate.cuh) on NumPy
+// arrays: they need no GPU.
 #include <cuda_runtime.h>
+#include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
+#include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <vector>
+
+#include "cuda/conv2d.cuh"
+#include "cuda/emulate.cuh"
+#include "cuda/gemm.cuh"
+#include "cuda/pool.cuh"
+#include "cuda/softmax.cuh"
 
 namespace py = pybind11;
+using axonal::str_cat;
+using axonal::cuda::DType;
+using axonal::cuda::index_t;
 
 namespace {
 
@@ -26,9 +45,7 @@ py::dict device_properties(int dev) {
     throw std::invalid_argument("cuda.device_properties: device " + std::to_string(dev) +
                                 " out of range (" + std::to_string(n) + " devices)");
   cudaDeviceProp p{};
-  cudaError_t err = cudaGetDeviceProperties(&p, dev);
-  if (err != cudaSuccess)
-    throw std::runtime_error(std::string("cudaGetDeviceProperties: ") + cudaGetErrorString(err));
+  AX_CUDA_CHECK("cuda.device_properties", cudaGetDeviceProperties(&p, dev));
   py::dict d;
   d["name"] = std::string(p.name);
   d["major"] = p.major;
@@ -38,16 +55,458 @@ py::dict device_properties(int dev) {
   return d;
 }
 
+DType dtype_arg(int code, const char* op) {
+  AX_CHECK(code >= 0 && code <= 2, op, ": dtype code must be 0 (float32), 1 (float64) or ",
+           "2 (bfloat16), got ", code);
+  return static_cast<DType>(code);
+}
+
+template <typename P = void>
+P* ptr(std::uintptr_t p) {
+  return reinterpret_cast<P*>(p);
+}
+
+cudaStream_t stream_arg(std::uintptr_t s) { return axonal::cuda::as_stream(s); }
+
+// ----------------------------------------------------------------- GEMM
+axonal::cuda::GemmCall gemm_call(int in, int out, bool tf32, bool ta, bool tb, index_t M, index_t N,
+                                 index_t K, double alpha, std::uintptr_t a, index_t lda, index_t sa,
+                                 std::uintptr_t b, index_t ldb, index_t sb, double beta,
+                                 std::uintptr_t c, index_t ldc, index_t sc, index_t batch,
+                                 const char* op) {
+  axonal::cuda::GemmCall g;
+  g.in = dtype_arg(in, op);
+  g.out = dtype_arg(out, op);
+  g.use_tf32 = tf32;
+  g.ta = ta;
+  g.tb = tb;
+  g.M = M;
+  g.N = N;
+  g.K = K;
+  g.batch = batch;
+  g.alpha = alpha;
+  g.beta = beta;
+  g.A = ptr<const void>(a);
+  g.lda = lda;
+  g.sA = sa;
+  g.B = ptr<const void>(b);
+  g.ldb = ldb;
+  g.sB = sb;
+  g.C = ptr<void>(c);
+  g.ldc = ldc;
+  g.sC = sc;
+  return g;
+}
+
+void gemm(int in, int out, bool tf32, bool ta, bool tb, index_t M, index_t N, index_t K,
+          double alpha, std::uintptr_t a, index_t lda, index_t sa, std::uintptr_t b, index_t ldb,
+          index_t sb, double beta, std::uintptr_t c, index_t ldc, index_t sc, index_t batch,
+          std::uintptr_t stream) {
+  const char* op = "cuda.gemm";
+  const auto g = gemm_call(in, out, tf32, ta, tb, M, N, K, alpha, a, lda, sa, b, ldb, sb, beta, c,
+                           ldc, sc, batch, op);
+  py::gil_scoped_release rel;
+  axonal::cuda::gemm_launch(g, stream_arg(stream), op);
+}
+
+// ----------------------------------------------------------------- conv2d
+// geom: [N, C, H, W, K, R, S, P, Q, sh, sw, ph, pw, dh, dw, groups]
+axonal::cuda::ConvGeom conv_geom(const std::vector<index_t>& v, const char* op) {
+  AX_CHECK(v.size() == 16, op, ": geometry must have 16 entries, got ", v.size());
+  return axonal::cuda::make_conv_geom(op, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8],
+                                      v[9], v[10], v[11], v[12], v[13], v[14], v[15]);
+}
+
+// geom: [N, C, H, W, P, Q, kh, kw, sh, sw, ph, pw, dh, dw]
+axonal::cuda::PoolGeom pool_geom(const std::vector<index_t>& v, bool include_pad, index_t divisor,
+                                 const char* op) {
+  AX_CHECK(v.size() == 14, op, ": geometry must have 14 entries, got ", v.size());
+  axonal::cuda::PoolGeom g;
+  g.N = v[0];
+  g.C = v[1];
+  g.H = v[2];
+  g.W = v[3];
+  g.P = v[4];
+  g.Q = v[5];
+  g.kh = v[6];
+  g.kw = v[7];
+  g.sh = v[8];
+  g.sw = v[9];
+  g.ph = v[10];
+  g.pw = v[11];
+  g.dh = v[12];
+  g.dw = v[13];
+  g.count_include_pad = include_pad;
+  g.divisor = divisor;
+  axonal::cuda::check_pool_geom(g, op);
+  return g;
+}
+
+// ----------------------------------------------------------------- emulator (host arrays)
+DType np_dtype(const py::array& a, const char* op, const char* name) {
+  const py::dtype d = a.dtype();
+  if (d.byteorder() != '>') {
+    if (d.num() == py::dtype::of<float>().num()) return DType::f32;
+    if (d.num() == py::dtype::of<double>().num()) return DType::f64;
+  }
+  throw py::type_error(
+      str_cat(op, ": ", name, " must be float32 or float64, got ", std::string(py::str(d))));
+}
+
+void need(const py::array& a, index_t n, const char* op, const char* name, bool writable) {
+  AX_CHECK(a.flags() & py::array::c_style, op, ": ", name, " must be C-contiguous");
+  AX_CHECK(static_cast<index_t>(a.size()) >= n, op, ": ", name, " has ", a.size(),
+           " elements, the call reads or writes ", n);
+  AX_CHECK(!writable || a.writeable(), op, ": ", name, " is read-only");
+}
+
+// Elements a strided (batch, rows, cols) operand spans.
+index_t span(index_t batch, index_t rows, index_t cols, index_t ld, index_t bs) {
+  if (batch == 0 || rows == 0 || cols == 0) return 0;
+  return (batch - 1) * bs + (rows - 1) * ld + cols;
+}
+
+void emulate_gemm(const py::array& a, const py::array& b, py::array& c, bool ta, bool tb, index_t M,
+                  index_t N, index_t K, double alpha, index_t lda, index_t sa, index_t ldb,
+                  index_t sb, double beta, index_t ldc, index_t sc, index_t batch, bool allow_vec) {
+  const char* op = "cuda.emulate_gemm";
+  const DType dt = np_dtype(a, op, "a");
+  AX_CHECK(np_dtype(b, op, "b") == dt && np_dtype(c, op, "c") == dt, op,
+           ": a, b and c must share one dtype");
+  AX_CHECK(M >= 0 && N >= 0 && K >= 0 && batch >= 0 && sa >= 0 && sb >= 0 && sc >= 0, op,
+           ": negative size or stride");
+  AX_CHECK(lda >= std::max<index_t>(1, ta ? M : K) && ldb >= std::max<index_t>(1, tb ? K : N) &&
+               ldc >= std::max<index_t>(1, N),
+           op, ": leading dimension too small");
+  const bool reads = M > 0 && N > 0 && K > 0;
+  need(a, reads ? span(batch, ta ? K : M, ta ? M : K, lda, sa) : 0, op, "a", false);
+  need(b, reads ? span(batch, tb ? N : K, tb ? K : N, ldb, sb) : 0, op, "b", false);
+  need(c, span(batch, M, N, ldc, sc), op, "c", true);
+  axonal::cuda::GemmCall g;
+  g.in = g.out = dt;
+  g.ta = ta;
+  g.tb = tb;
+  g.M = M;
+  g.N = N;
+  g.K = K;
+  g.batch = batch;
+  g.alpha = alpha;
+  g.beta = beta;
+  g.A = a.data();
+  g.lda = lda;
+  g.sA = sa;
+  g.B = b.data();
+  g.ldb = ldb;
+  g.sB = sb;
+  g.C = c.mutable_data();
+  g.ldc = ldc;
+  g.sC = sc;
+  py::gil_scoped_release rel;
+  axonal::cuda::emulate_gemm(g, allow_vec, op);
+}
+
+void emulate_conv2d(int pass, const std::vector<index_t>& geom, const py::array& in0,
+                    const py::array& in1, const py::object& bias, py::array& out, int splits) {
+  const char* op = "cuda.emulate_conv2d";
+  const auto d = conv_geom(geom, op);
+  const DType dt = np_dtype(in0, op, "in0");
+  AX_CHECK(np_dtype(in1, op, "in1") == dt && np_dtype(out, op, "out") == dt, op,
+           ": arrays must share one dtype");
+  const index_t nx = index_t(d.N) * d.C * d.HW(), ny = index_t(d.N) * d.K * d.PQ(),
+                nw = index_t(d.K) * d.CRS();
+  const void* bp = nullptr;
+  py::array barr;
+  if (pass == 0) {
+    need(in0, nx, op, "x", false);
+    need(in1, nw, op, "w", false);
+    need(out, ny, op, "y", true);
+    if (!bias.is_none()) {
+      barr = bias.cast<py::array>();
+      AX_CHECK(np_dtype(barr, op, "bias") == dt, op, ": bias dtype differs");
+      need(barr, d.K, op, "bias", false);
+      bp = barr.data();
+    }
+  } else if (pass == 1) {
+    need(in0, ny, op, "dy", false);
+    need(in1, nw, op, "w", false);
+    need(out, nx, op, "dx", true);
+  } else {
+    AX_CHECK(pass == 2, op, ": pass must be 0, 1 or 2");
+    need(in0, ny, op, "dy", false);
+    need(in1, nx, op, "x", false);
+    need(out, nw, op, "dw", true);
+  }
+  const void* p0 = in0.data();
+  const void* p1 = in1.data();
+  void* po = out.mutable_data();
+  py::gil_scoped_release rel;
+  axonal::cuda::emulate_conv2d(pass, d, dt, p0, p1, bp, po, splits, op);
+}
+
+void emulate_pool2d(int kind, const std::vector<index_t>& geom, bool include_pad, index_t divisor,
+                    const py::array& in, const py::object& idx_obj, py::array& out) {
+  const char* op = "cuda.emulate_pool2d";
+  const auto g = pool_geom(geom, include_pad, divisor, op);
+  const DType dt = np_dtype(in, op, "in");
+  AX_CHECK(np_dtype(out, op, "out") == dt, op, ": arrays must share one dtype");
+  AX_CHECK(kind >= 0 && kind <= 5, op, ": kind must be 0..5");
+  const index_t nin = g.N * g.C * g.H * g.W, nout = g.N * g.C * g.P * g.Q;
+  const bool fwd = kind % 2 == 0;
+  need(in, fwd ? nin : nout, op, "in", false);
+  need(out, fwd ? nout : nin, op, "out", true);
+  std::int64_t* ip = nullptr;
+  py::array idx;
+  if (kind <= 1) {
+    AX_CHECK(!idx_obj.is_none(), op, ": max pooling needs idx");
+    idx = idx_obj.cast<py::array>();
+    AX_CHECK(idx.dtype().num() == py::dtype::of<std::int64_t>().num(), op, ": idx must be int64");
+    need(idx, nout, op, "idx", kind == 0);
+    ip = static_cast<std::int64_t*>(idx.mutable_data());
+  }
+  if (fwd && nout > 0) AX_CHECK(g.H > 0 && g.W > 0, op, ": empty input plane");
+  const void* pi = in.data();
+  void* po = out.mutable_data();
+  py::gil_scoped_release rel;
+  axonal::cuda::emulate_pool2d(kind, g, dt, pi, ip, po, op);
+}
+
+void emulate_softmax(bool backward, bool log, const py::array& in0, const py::object& in1_obj,
+                     py::array& out, index_t rows, index_t cols) {
+  const char* op = "cuda.emulate_softmax";
+  const DType dt = np_dtype(in0, op, backward ? "y" : "x");
+  AX_CHECK(np_dtype(out, op, "out") == dt, op, ": arrays must share one dtype");
+  AX_CHECK(rows >= 0 && cols >= 0, op, ": negative size");
+  const index_t n = rows * cols;
+  need(in0, n, op, backward ? "y" : "x", false);
+  need(out, n, op, "out", true);
+  const void* p1 = nullptr;
+  py::array in1;
+  if (backward) {
+    AX_CHECK(!in1_obj.is_none(), op, ": the backward needs dy");
+    in1 = in1_obj.cast<py::array>();
+    AX_CHECK(np_dtype(in1, op, "dy") == dt, op, ": arrays must share one dtype");
+    need(in1, n, op, "dy", false);
+    p1 = in1.data();
+  }
+  const void* p0 = in0.data();
+  void* po = out.mutable_data();
+  py::gil_scoped_release rel;
+  axonal::cuda::emulate_softmax(backward, log, dt, p0, p1, po, rows, cols, op);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_cuda, m) {
-  m.doc() = "axonal CUDA kernels";
+  m.doc() = "axonal CUDA kernels (GEMM, conv2d, pooling, softmax) on raw device pointers";
   m.def("device_count", &device_count);
   m.def("device_properties", &device_properties, py::arg("device") = 0);
   m.def("runtime_version", [] {
     int v = 0;
-    cudaRuntimeGetVersion(&v);
+    if (cudaRuntimeGetVersion(&v) != cudaSuccess) {
+      cudaGetLastError();
+      return 0;
+    }
     return v;
   });
   m.def("compiled_version", [] { return CUDART_VERSION; });
+  m.def(
+      "synchronize",
+      [] {
+        py::gil_scoped_release rel;
+        AX_CUDA_CHECK("cuda.synchronize", cudaDeviceSynchronize());
+      },
+      "Wait for all work on the current device (cudaDeviceSynchronize).");
+
+  m.def("gemm", &gemm, py::arg("in_dtype"), py::arg("out_dtype"), py::arg("use_tf32"),
+        py::arg("trans_a"), py::arg("trans_b"), py::arg("M"), py::arg("N"), py::arg("K"),
+        py::arg("alpha"), py::arg("a"), py::arg("lda"), py::arg("stride_a"), py::arg("b"),
+        py::arg("ldb"), py::arg("stride_b"), py::arg("beta"), py::arg("c"), py::arg("ldc"),
+        py::arg("stride_c"), py::arg("batch"), py::arg("stream"),
+        "C[i] = alpha op(A[i]) op(B[i]) + beta C[i] on device pointers (dtype codes: 0 float32, "
+        "1 float64, 2 bfloat16).");
+  m.def(
+      "gemm_kernel_name",
+      [](int in, bool tf32) {
+        axonal::cuda::GemmCall g;
+        g.in = dtype_arg(in, "cuda.gemm_kernel_name");
+        g.use_tf32 = tf32;
+        return std::string(axonal::cuda::gemm_kernel_name(g));
+      },
+      py::arg("in_dtype"), py::arg("use_tf32") = false);
+
+  m.def(
+      "conv2d_forward",
+      [](int dt, const std::vector<index_t>& geom, std::uintptr_t x, std::uintptr_t w,
+         std::uintptr_t b, std::uintptr_t y, std::uintptr_t stream) {
+        const char* op = "cuda.conv2d_forward";
+        const auto d = conv_geom(geom, op);
+        const DType t = dtype_arg(dt, op);
+        py::gil_scoped_release rel;
+        axonal::cuda::conv2d_forward_launch(d, t, ptr<const void>(x), ptr<const void>(w),
+                                            ptr<const void>(b), ptr<void>(y), stream_arg(stream),
+                                            op);
+      },
+      py::arg("dtype"), py::arg("geom"), py::arg("x"), py::arg("w"), py::arg("b"), py::arg("y"),
+      py::arg("stream"));
+  m.def(
+      "conv2d_backward_input",
+      [](int dt, const std::vector<index_t>& geom, std::uintptr_t dy, std::uintptr_t w,
+         std::uintptr_t dx, std::uintptr_t stream) {
+        const char* op = "cuda.conv2d_backward_input";
+        const auto d = conv_geom(geom, op);
+        const DType t = dtype_arg(dt, op);
+        py::gil_scoped_release rel;
+        axonal::cuda::conv2d_backward_input_launch(d, t, ptr<const void>(dy), ptr<const void>(w),
+                                                   ptr<void>(dx), stream_arg(stream), op);
+      },
+      py::arg("dtype"), py::arg("geom"), py::arg("dy"), py::arg("w"), py::arg("dx"),
+      py::arg("stream"));
+  m.def(
+      "conv2d_backward_weight",
+      [](int dt, const std::vector<index_t>& geom, std::uintptr_t dy, std::uintptr_t x,
+         std::uintptr_t dw, std::uintptr_t stream) {
+        const char* op = "cuda.conv2d_backward_weight";
+        const auto d = conv_geom(geom, op);
+        const DType t = dtype_arg(dt, op);
+        py::gil_scoped_release rel;
+        axonal::cuda::conv2d_backward_weight_launch(d, t, ptr<const void>(dy), ptr<const void>(x),
+                                                    ptr<void>(dw), stream_arg(stream), op);
+      },
+      py::arg("dtype"), py::arg("geom"), py::arg("dy"), py::arg("x"), py::arg("dw"),
+      py::arg("stream"));
+  m.def(
+      "conv2d_backward_bias",
+      [](int dt, index_t N, index_t K, index_t L, std::uintptr_t dy, std::uintptr_t db,
+         std::uintptr_t stream) {
+        const char* op = "cuda.conv2d_backward_bias";
+        const DType t = dtype_arg(dt, op);
+        py::gil_scoped_release rel;
+        axonal::cuda::conv2d_backward_bias_launch(t, N, K, L, ptr<const void>(dy), ptr<void>(db),
+                                                  stream_arg(stream), op);
+      },
+      py::arg("dtype"), py::arg("N"), py::arg("K"), py::arg("L"), py::arg("dy"), py::arg("db"),
+      py::arg("stream"));
+
+  m.def(
+      "max_pool2d_forward",
+      [](int dt, const std::vector<index_t>& geom, std::uintptr_t x, std::uintptr_t y,
+         std::uintptr_t idx, std::uintptr_t stream) {
+        const char* op = "cuda.max_pool2d_forward";
+        const auto g = pool_geom(geom, true, 0, op);
+        const DType t = dtype_arg(dt, op);
+        py::gil_scoped_release rel;
+        axonal::cuda::max_pool2d_forward_launch(g, t, ptr<const void>(x), ptr<void>(y),
+                                                ptr<std::int64_t>(idx), stream_arg(stream), op);
+      },
+      py::arg("dtype"), py::arg("geom"), py::arg("x"), py::arg("y"), py::arg("idx"),
+      py::arg("stream"));
+  m.def(
+      "max_pool2d_backward",
+      [](int dt, const std::vector<index_t>& geom, std::uintptr_t dy, std::uintptr_t idx,
+         std::uintptr_t dx, std::uintptr_t stream) {
+        const char* op = "cuda.max_pool2d_backward";
+        const auto g = pool_geom(geom, true, 0, op);
+        const DType t = dtype_arg(dt, op);
+        py::gil_scoped_release rel;
+        axonal::cuda::max_pool2d_backward_launch(g, t, ptr<const void>(dy),
+                                                 ptr<const std::int64_t>(idx), ptr<void>(dx),
+                                                 stream_arg(stream), op);
+      },
+      py::arg("dtype"), py::arg("geom"), py::arg("dy"), py::arg("idx"), py::arg("dx"),
+      py::arg("stream"));
+  m.def(
+      "avg_pool2d_forward",
+      [](int dt, const std::vector<index_t>& geom, bool include_pad, index_t divisor,
+         std::uintptr_t x, std::uintptr_t y, std::uintptr_t stream) {
+        const char* op = "cuda.avg_pool2d_forward";
+        const auto g = pool_geom(geom, include_pad, divisor, op);
+        const DType t = dtype_arg(dt, op);
+        py::gil_scoped_release rel;
+        axonal::cuda::avg_pool2d_forward_launch(g, t, ptr<const void>(x), ptr<void>(y),
+                                                stream_arg(stream), op);
+      },
+      py::arg("dtype"), py::arg("geom"), py::arg("count_include_pad"), py::arg("divisor"),
+      py::arg("x"), py::arg("y"), py::arg("stream"));
+  m.def(
+      "avg_pool2d_backward",
+      [](int dt, const std::vector<index_t>& geom, bool include_pad, index_t divisor,
+         std::uintptr_t dy, std::uintptr_t dx, std::uintptr_t stream) {
+        const char* op = "cuda.avg_pool2d_backward";
+        const auto g = pool_geom(geom, include_pad, divisor, op);
+        const DType t = dtype_arg(dt, op);
+        py::gil_scoped_release rel;
+        axonal::cuda::avg_pool2d_backward_launch(g, t, ptr<const void>(dy), ptr<void>(dx),
+                                                 stream_arg(stream), op);
+      },
+      py::arg("dtype"), py::arg("geom"), py::arg("count_include_pad"), py::arg("divisor"),
+      py::arg("dy"), py::arg("dx"), py::arg("stream"));
+  m.def(
+      "adaptive_avg_pool2d_forward",
+      [](int dt, const std::vector<index_t>& geom, std::uintptr_t x, std::uintptr_t y,
+         std::uintptr_t stream) {
+        const char* op = "cuda.adaptive_avg_pool2d_forward";
+        const auto g = pool_geom(geom, true, 0, op);
+        const DType t = dtype_arg(dt, op);
+        py::gil_scoped_release rel;
+        axonal::cuda::adaptive_avg_pool2d_forward_launch(g, t, ptr<const void>(x), ptr<void>(y),
+                                                         stream_arg(stream), op);
+      },
+      py::arg("dtype"), py::arg("geom"), py::arg("x"), py::arg("y"), py::arg("stream"));
+  m.def(
+      "adaptive_avg_pool2d_backward",
+      [](int dt, const std::vector<index_t>& geom, std::uintptr_t dy, std::uintptr_t dx,
+         std::uintptr_t stream) {
+        const char* op = "cuda.adaptive_avg_pool2d_backward";
+        const auto g = pool_geom(geom, true, 0, op);
+        const DType t = dtype_arg(dt, op);
+        py::gil_scoped_release rel;
+        axonal::cuda::adaptive_avg_pool2d_backward_launch(g, t, ptr<const void>(dy), ptr<void>(dx),
+                                                          stream_arg(stream), op);
+      },
+      py::arg("dtype"), py::arg("geom"), py::arg("dy"), py::arg("dx"), py::arg("stream"));
+
+  m.def(
+      "softmax_forward",
+      [](int dt, bool log, std::uintptr_t x, std::uintptr_t y, index_t rows, index_t cols,
+         std::uintptr_t stream) {
+        const char* op = log ? "cuda.log_softmax" : "cuda.softmax";
+        const DType t = dtype_arg(dt, op);
+        py::gil_scoped_release rel;
+        axonal::cuda::softmax_forward_launch(t, log, ptr<const void>(x), ptr<void>(y), rows, cols,
+                                             stream_arg(stream), op);
+      },
+      py::arg("dtype"), py::arg("log"), py::arg("x"), py::arg("y"), py::arg("rows"),
+      py::arg("cols"), py::arg("stream"));
+  m.def(
+      "softmax_backward",
+      [](int dt, bool log, std::uintptr_t y, std::uintptr_t dy, std::uintptr_t dx, index_t rows,
+         index_t cols, std::uintptr_t stream) {
+        const char* op = log ? "cuda.log_softmax_backward" : "cuda.softmax_backward";
+        const DType t = dtype_arg(dt, op);
+        py::gil_scoped_release rel;
+        axonal::cuda::softmax_backward_launch(t, log, ptr<const void>(y), ptr<const void>(dy),
+                                              ptr<void>(dx), rows, cols, stream_arg(stream), op);
+      },
+      py::arg("dtype"), py::arg("log"), py::arg("y"), py::arg("dy"), py::arg("dx"), py::arg("rows"),
+      py::arg("cols"), py::arg("stream"));
+  m.def("softmax_kernel_name",
+        [](index_t cols) { return std::string(axonal::cuda::softmax_kernel_name(cols)); });
+
+  m.def("emulate_gemm", &emulate_gemm, py::arg("a"), py::arg("b"), py::arg("c"), py::arg("trans_a"),
+        py::arg("trans_b"), py::arg("M"), py::arg("N"), py::arg("K"), py::arg("alpha"),
+        py::arg("lda"), py::arg("stride_a"), py::arg("ldb"), py::arg("stride_b"), py::arg("beta"),
+        py::arg("ldc"), py::arg("stride_c"), py::arg("batch"), py::arg("allow_vec") = true,
+        "Host emulation of the float32 SIMT / float64 GEMM kernels on NumPy buffers.");
+  m.def("emulate_conv2d", &emulate_conv2d, py::arg("pass_"), py::arg("geom"), py::arg("in0"),
+        py::arg("in1"), py::arg("bias"), py::arg("out"), py::arg("splits") = 0,
+        "Host emulation of the conv2d implicit-GEMM kernels (pass_ 0 fwd, 1 bwd-input, "
+        "2 bwd-weight).");
+  m.def("emulate_pool2d", &emulate_pool2d, py::arg("kind"), py::arg("geom"),
+        py::arg("count_include_pad"), py::arg("divisor"), py::arg("inp"), py::arg("idx"),
+        py::arg("out"),
+        "Host emulation of the pooling kernels (kind 0 max fwd, 1 max bwd, 2 avg fwd, 3 avg bwd, "
+        "4 adaptive fwd, 5 adaptive bwd).");
+  m.def("emulate_softmax", &emulate_softmax, py::arg("backward"), py::arg("log"), py::arg("in0"),
+        py::arg("in1"), py::arg("out"), py::arg("rows"), py::arg("cols"),
+        "Host emulation of the softmax kernels (forward: in0 = x; backward: in0 = y, in1 = dy).");
 }

@@ -90,3 +90,6 @@ from . import utils  # noqa: E402, F401, I001
 from . import datasets  # noqa: E402, F401
 from . import nn  # noqa: E402, F401
 from . import optim  # noqa: E402, F401
+from .serialization import load, save  # noqa: E402, F401
+from . import training  # noqa: E402, F401
+from . import backends  # noqa: E402, F401

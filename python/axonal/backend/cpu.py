@@ -53,3 +53,120 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     if b.ndim == 1:
         out = out[..., 0]
     return out
+
+
+# ---------------------------------------------------------------- conv2d / conv1d / pooling
+# Thin wrappers over the C++ kernels (csrc/cpu/conv2d.cpp, pool.cpp): they validate every argument
+# (ValueError / TypeError naming the op and the shapes) and copy non-contiguous inputs. The
+# attribute lookup happens at call time, so importing this module never depends on the build.
+
+
+def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1, groups=1) -> np.ndarray:
+    """y (N, K, P, Q) = cross-correlation of x (N, C, H, W) with w (K, C/groups, R, S) + b."""
+    return _cpu.conv2d_forward(x, w, b, stride, padding, dilation, groups)
+
+
+def conv2d_backward_input(
+    grad_output, w, input_shape, stride=1, padding=0, dilation=1, groups=1
+) -> np.ndarray:
+    """dx with shape input_shape from grad_output (N, K, P, Q) and w."""
+    args = (stride, padding, dilation, groups)
+    return _cpu.conv2d_backward_input(grad_output, w, input_shape, *args)
+
+
+def conv2d_backward_weight(
+    grad_output, x, weight_shape, stride=1, padding=0, dilation=1, groups=1
+) -> np.ndarray:
+    """dw with shape weight_shape from grad_output (N, K, P, Q) and x."""
+    args = (stride, padding, dilation, groups)
+    return _cpu.conv2d_backward_weight(grad_output, x, weight_shape, *args)
+
+
+def conv2d_backward_bias(grad_output) -> np.ndarray:
+    """db (K,): grad_output (N, K, ...) summed over every axis but 1."""
+    return _cpu.conv2d_backward_bias(grad_output)
+
+
+def max_pool2d_forward(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    """(y, indices): window maxima of x (N, C, H, W), int64 flat indices ih * W + iw per plane."""
+    return _cpu.max_pool2d_forward(x, kernel_size, stride, padding, dilation, ceil_mode)
+
+
+def max_pool2d_backward(grad_output, indices, input_shape) -> np.ndarray:
+    """dx with shape input_shape: grad_output added at indices."""
+    return _cpu.max_pool2d_backward(grad_output, indices, input_shape)
+
+
+def avg_pool2d_forward(
+    x,
+    kernel_size,
+    stride=None,
+    padding=0,
+    ceil_mode=False,
+    count_include_pad=True,
+    divisor_override=None,
+) -> np.ndarray:
+    """y (N, C, P, Q): window averages of x with PyTorch's divisor."""
+    return _cpu.avg_pool2d_forward(
+        x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
+    )
+
+
+def avg_pool2d_backward(
+    grad_output,
+    input_shape,
+    kernel_size,
+    stride=None,
+    padding=0,
+    ceil_mode=False,
+    count_include_pad=True,
+    divisor_override=None,
+) -> np.ndarray:
+    """dx with shape input_shape: grad_output / divisor spread back over every window."""
+    return _cpu.avg_pool2d_backward(
+        grad_output,
+        input_shape,
+        kernel_size,
+        stride,
+        padding,
+        ceil_mode,
+        count_include_pad,
+        divisor_override,
+    )
+
+
+def adaptive_avg_pool2d_forward(x, output_size) -> np.ndarray:
+    """y (N, C, *output_size): averages over PyTorch's adaptive windows."""
+    return _cpu.adaptive_avg_pool2d_forward(x, output_size)
+
+
+def adaptive_avg_pool2d_backward(grad_output, input_shape) -> np.ndarray:
+    """dx with shape input_shape: the transpose of the adaptive averaging."""
+    return _cpu.adaptive_avg_pool2d_backward(grad_output, input_shape)
+
+
+from ._conv_ref import make_conv1d as _make_conv1d  # noqa: E402
+
+# conv1d is conv2d with H = 1: x (N, C, L), w (K, C/groups, R)
+conv1d_forward, conv1d_backward_input, conv1d_backward_weight = _make_conv1d(
+    conv2d_forward, conv2d_backward_input, conv2d_backward_weight
+)
+
+# An extension built before these kernels existed: leave the names undefined (callers such as
+# nn.functional_conv then fall back to the NumPy reference) rather than fail at call time.
+_CONV_NAMES = (
+    "conv2d_forward",
+    "conv2d_backward_input",
+    "conv2d_backward_weight",
+    "conv2d_backward_bias",
+    "max_pool2d_forward",
+    "max_pool2d_backward",
+    "avg_pool2d_forward",
+    "avg_pool2d_backward",
+    "adaptive_avg_pool2d_forward",
+    "adaptive_avg_pool2d_backward",
+)
+if not all(hasattr(_cpu, _name) for _name in _CONV_NAMES):
+    _CONV1D_NAMES = ("conv1d_forward", "conv1d_backward_input", "conv1d_backward_weight")
+    for _name in _CONV_NAMES + _CONV1D_NAMES:
+        del globals()[_name]

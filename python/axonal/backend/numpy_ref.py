@@ -57,3 +57,21 @@ def gemm_batched(a, b, out=None, *, alpha=1.0, beta=0.0, trans_a=False, trans_b=
 def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """NumPy ``matmul`` semantics (1-D promotion, broadcast batch dimensions)."""
     return np.matmul(a, b)
+
+
+# conv2d / conv1d / pooling references (loop-free NumPy, see _conv_ref.py)
+from ._conv_ref import (  # noqa: E402, F401
+    adaptive_avg_pool2d_backward,
+    adaptive_avg_pool2d_forward,
+    avg_pool2d_backward,
+    avg_pool2d_forward,
+    conv1d_backward_input,
+    conv1d_backward_weight,
+    conv1d_forward,
+    conv2d_backward_bias,
+    conv2d_backward_input,
+    conv2d_backward_weight,
+    conv2d_forward,
+    max_pool2d_backward,
+    max_pool2d_forward,
+)

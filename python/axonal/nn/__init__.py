@@ -66,3 +66,21 @@ __all__ = [
     "init",
     "utils",
 ]
+
+# convolutional networks: convolution, pooling, normalisation layers
+from .conv import Conv1d, Conv2d, Dropout2d  # noqa: E402
+from .normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm  # noqa: E402
+from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d  # noqa: E402
+
+__all__ += [
+    "AdaptiveAvgPool2d",
+    "AvgPool2d",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "Conv1d",
+    "Conv2d",
+    "Dropout2d",
+    "GroupNorm",
+    "LayerNorm",
+    "MaxPool2d",
+]

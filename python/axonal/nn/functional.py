@@ -777,3 +777,10 @@ def binary_cross_entropy_with_logits(
     pw = _broadcast_weight(op, "pos_weight", _array_or_none(pos_weight, input.dtype), shape)
     target = _match_target(input, target)
     return _BCEWithLogits.apply(input, target, w, pw, reduction)
+
+
+# convolution, pooling, normalisation, channel dropout (fused Functions in functional_conv.py)
+from .functional_conv import *  # noqa: E402, F403
+from .functional_conv import __all__ as _conv_all  # noqa: E402
+
+__all__ += _conv_all

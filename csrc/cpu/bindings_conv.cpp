@@ -1,0 +1,697 @@
+// bindings_conv.cpp: the _cpu entry points of the convolution and pooling kernels.
+// Every entry validates its arguments and raises ValueError / TypeError naming the op and the
+// shapes; inputs of any layout are accepted (copied to a dense C-contiguous array when needed),
+// outputs are allocated here, and the kernels run with the GIL released.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <array>
+#include <cstdint>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "common/check.h"
+#include "cpu/conv2d.h"
+#include "cpu/pool.h"
+#include "cpu/threads.h"
+
+namespace py = pybind11;
+using axonal::index_t;
+using axonal::str_cat;
+
+namespace {
+
+using Pair = std::array<index_t, 2>;
+using Shape4 = std::array<index_t, 4>;
+
+std::string shape_str(const py::array& a) {
+  std::ostringstream os;
+  os << "(";
+  for (py::ssize_t i = 0; i < a.ndim(); ++i) os << (i ? ", " : "") << a.shape(i);
+  if (a.ndim() == 1) os << ",";
+  os << ")";
+  return os.str();
+}
+
+std::string shape_str(const Shape4& s) {
+  return str_cat("(", s[0], ", ", s[1], ", ", s[2], ", ", s[3], ")");
+}
+
+std::string pair_str(const Pair& p) { return str_cat("(", p[0], ", ", p[1], ")"); }
+
+enum class DType { f32, f64 };
+
+py::array as_array(const py::handle& h, const char* op, const char* name) {
+  if (!py::isinstance<py::array>(h))
+    throw py::type_error(str_cat(op, ": ", name, " must be a numpy.ndarray, got ",
+                                 std::string(py::str(py::type::of(h).attr("__name__")))));
+  return py::reinterpret_borrow<py::array>(h);
+}
+
+DType dtype_of(const py::array& a, const char* op, const char* name) {
+  const py::dtype d = a.dtype();
+  if (d.byteorder() != '>') {
+    if (d.num() == py::dtype::of<float>().num()) return DType::f32;
+    if (d.num() == py::dtype::of<double>().num()) return DType::f64;
+  }
+  throw py::type_error(str_cat(op, ": ", name,
+                               " must be float32 or float64 (native byte order), got ",
+                               std::string(py::str(d))));
+}
+
+void same_dtype(const py::array& a, const char* an, const py::array& b, const char* bn,
+                const char* op) {
+  if (dtype_of(b, op, bn) != dtype_of(a, op, an))
+    throw py::type_error(str_cat(op, ": dtypes differ: ", an, " is ",
+                                 std::string(py::str(a.dtype())), ", ", bn, " is ",
+                                 std::string(py::str(b.dtype()))));
+}
+
+void check_rank(const py::array& a, int nd, const char* op, const char* name, const char* layout) {
+  if (a.ndim() != nd)
+    throw std::invalid_argument(
+        str_cat(op, ": expected a ", nd, "-D ", name, " ", layout, ", got shape ", shape_str(a)));
+}
+
+// A dense, aligned, C-contiguous view of `a` (a copy when its layout is anything else).
+py::array dense(const py::array& a) {
+  const bool aligned = reinterpret_cast<std::uintptr_t>(a.data()) % a.itemsize() == 0;
+  if ((a.flags() & py::array::c_style) && aligned) return a;
+  py::array c = py::module_::import("numpy").attr("array")(a, py::arg("order") = "C");
+  return c;
+}
+
+Shape4 shape4(const py::array& a) { return {a.shape(0), a.shape(1), a.shape(2), a.shape(3)}; }
+
+Shape4 shape_arg(const py::object& o, const char* op, const char* name) {
+  std::vector<index_t> v;
+  try {
+    v = o.cast<std::vector<index_t>>();
+  } catch (const py::cast_error&) {
+    throw py::type_error(
+        str_cat(op, ": ", name, " must be a sequence of 4 ints, got ", std::string(py::str(o))));
+  }
+  if (v.size() != 4)
+    throw std::invalid_argument(str_cat(op, ": ", name, " must have 4 entries (N, C, H, W), got ",
+                                        std::string(py::str(o))));
+  for (index_t d : v)
+    AX_CHECK(d >= 0, op, ": ", name, " ", std::string(py::str(o)), " has a negative size");
+  return {v[0], v[1], v[2], v[3]};
+}
+
+// An integer (Python int or NumPy integer, not bool) into v.
+bool int_value(const py::handle& h, index_t& v) {
+  if (PyBool_Check(h.ptr()) || !PyIndex_Check(h.ptr())) return false;
+  v = h.cast<index_t>();
+  return true;
+}
+
+// An int or a sequence of two ints.
+Pair pair_arg(const py::handle& o, const char* op, const char* name) {
+  index_t a = 0, b = 0;
+  if (int_value(o, a)) return {a, a};
+  if (py::isinstance<py::sequence>(o) && !py::isinstance<py::str>(o)) {
+    py::sequence s = py::reinterpret_borrow<py::sequence>(o);
+    if (s.size() == 2 && int_value(s[0], a) && int_value(s[1], b)) return {a, b};
+    if (s.size() == 1 && int_value(s[0], a)) return {a, a};
+  }
+  throw py::type_error(
+      str_cat(op, ": ", name, " must be an int or a pair of ints, got ", std::string(py::str(o))));
+}
+
+void check_positive(const Pair& v, const char* op, const char* name) {
+  AX_CHECK(v[0] > 0 && v[1] > 0, op, ": ", name, " must be positive, got ", pair_str(v));
+}
+void check_non_negative(const Pair& v, const char* op, const char* name) {
+  AX_CHECK(v[0] >= 0 && v[1] >= 0, op, ": ", name, " must be non-negative, got ", pair_str(v));
+}
+
+template <typename T>
+py::array_t<T> new_array(const Shape4& s) {
+  return py::array_t<T>(std::vector<py::ssize_t>{s[0], s[1], s[2], s[3]});
+}
+
+template <typename T>
+const T* cptr(const py::array& a) {
+  return static_cast<const T*>(a.data());
+}
+
+// ------------------------------------------------------------------ conv2d
+struct ConvArgs {
+  Pair stride, padding, dilation;
+  index_t groups;
+};
+
+ConvArgs conv_args(const char* op, const py::object& stride, const py::object& padding,
+                   const py::object& dilation, index_t groups) {
+  ConvArgs a{pair_arg(stride, op, "stride"), pair_arg(padding, op, "padding"),
+             pair_arg(dilation, op, "dilation"), groups};
+  check_positive(a.stride, op, "stride");
+  check_non_negative(a.padding, op, "padding");
+  check_positive(a.dilation, op, "dilation");
+  AX_CHECK(groups > 0, op, ": groups must be positive, got ", groups);
+  return a;
+}
+
+// Checks x: (N, C, H, W) against w: (K, C / groups, R, S) and fills the parameters.
+axonal::Conv2dParams conv_params(const char* op, const Shape4& x, const Shape4& w,
+                                 const ConvArgs& a) {
+  const std::string xs = shape_str(x), wsh = shape_str(w);
+  AX_CHECK(x[1] % a.groups == 0, op, ": input ", xs, ": ", x[1],
+           " input channels are not divisible by groups = ", a.groups);
+  AX_CHECK(w[0] % a.groups == 0, op, ": weight ", wsh, ": ", w[0],
+           " output channels are not divisible by groups = ", a.groups);
+  AX_CHECK(w[1] * a.groups == x[1], op, ": input ", xs, " and weight ", wsh, ": weight expects ",
+           w[1] * a.groups, " input channels (", w[1], " per group x ", a.groups,
+           " groups), the input has ", x[1]);
+  AX_CHECK(w[2] > 0 && w[3] > 0, op, ": weight ", wsh, " has an empty kernel");
+  axonal::Conv2dParams p;
+  p.N = x[0];
+  p.C = x[1];
+  p.H = x[2];
+  p.W = x[3];
+  p.K = w[0];
+  p.R = w[2];
+  p.S = w[3];
+  p.stride_h = a.stride[0];
+  p.stride_w = a.stride[1];
+  p.pad_h = a.padding[0];
+  p.pad_w = a.padding[1];
+  p.dil_h = a.dilation[0];
+  p.dil_w = a.dilation[1];
+  p.groups = a.groups;
+  const index_t eh = a.dilation[0] * (w[2] - 1) + 1, ew = a.dilation[1] * (w[3] - 1) + 1;
+  const index_t ph = x[2] + 2 * a.padding[0], pw = x[3] + 2 * a.padding[1];
+  AX_CHECK(eh <= ph && ew <= pw, op, ": input ", xs, " padded to (", ph, ", ", pw,
+           ") is smaller than the ", (a.dilation[0] > 1 || a.dilation[1] > 1 ? "dilated " : ""),
+           "kernel (", eh, ", ", ew, ") of weight ", wsh);
+  p.P = axonal::conv_out_size(p.H, p.R, p.stride_h, p.pad_h, p.dil_h);
+  p.Q = axonal::conv_out_size(p.W, p.S, p.stride_w, p.pad_w, p.dil_w);
+  return p;
+}
+
+py::array conv2d_forward(const py::object& x_obj, const py::object& w_obj, const py::object& b_obj,
+                         const py::object& stride, const py::object& padding,
+                         const py::object& dilation, index_t groups) {
+  const char* op = "conv2d";
+  py::array x = as_array(x_obj, op, "input"), w = as_array(w_obj, op, "weight");
+  const DType dt = dtype_of(x, op, "input");
+  same_dtype(x, "input", w, "weight", op);
+  check_rank(x, 4, op, "input", "(N, C, H, W)");
+  check_rank(w, 4, op, "weight", "(K, C / groups, R, S)");
+  const ConvArgs a = conv_args(op, stride, padding, dilation, groups);
+  const axonal::Conv2dParams p = conv_params(op, shape4(x), shape4(w), a);
+  py::array b;
+  const bool has_bias = !b_obj.is_none();
+  if (has_bias) {
+    b = as_array(b_obj, op, "bias");
+    same_dtype(x, "input", b, "bias", op);
+    AX_CHECK(b.ndim() == 1 && b.shape(0) == p.K, op, ": bias has shape ", shape_str(b),
+             ", expected (", p.K, ",) for weight ", shape_str(w));
+    b = dense(b);
+  }
+  x = dense(x);
+  w = dense(w);
+  const Shape4 ys{p.N, p.K, p.P, p.Q};
+  const int nt = axonal::get_num_threads();
+  auto run = [&](auto tag) -> py::array {
+    using T = decltype(tag);
+    py::array_t<T> y = new_array<T>(ys);
+    const T* bp = has_bias ? cptr<T>(b) : nullptr;
+    const T* xp = cptr<T>(x);
+    const T* wp = cptr<T>(w);
+    T* yp = y.mutable_data();
+    py::gil_scoped_release rel;
+    axonal::conv2d_forward<T>(p, xp, wp, bp, yp, nt);
+    return std::move(y);
+  };
+  return dt == DType::f32 ? run(float{}) : run(double{});
+}
+
+py::array conv2d_backward_input(const py::object& dy_obj, const py::object& w_obj,
+                                const py::object& input_shape, const py::object& stride,
+                                const py::object& padding, const py::object& dilation,
+                                index_t groups) {
+  const char* op = "conv2d_backward_input";
+  py::array dy = as_array(dy_obj, op, "grad_output"), w = as_array(w_obj, op, "weight");
+  const DType dt = dtype_of(dy, op, "grad_output");
+  same_dtype(dy, "grad_output", w, "weight", op);
+  check_rank(dy, 4, op, "grad_output", "(N, K, P, Q)");
+  check_rank(w, 4, op, "weight", "(K, C / groups, R, S)");
+  const Shape4 xs = shape_arg(input_shape, op, "input_shape");
+  const ConvArgs a = conv_args(op, stride, padding, dilation, groups);
+  const axonal::Conv2dParams p = conv_params(op, xs, shape4(w), a);
+  const Shape4 want{p.N, p.K, p.P, p.Q};
+  AX_CHECK(shape4(dy) == want, op, ": grad_output has shape ", shape_str(dy), ", the output of ",
+           "input ", shape_str(xs), " and weight ", shape_str(w), " is ", shape_str(want));
+  dy = dense(dy);
+  w = dense(w);
+  const int nt = axonal::get_num_threads();
+  auto run = [&](auto tag) -> py::array {
+    using T = decltype(tag);
+    py::array_t<T> dx = new_array<T>(xs);
+    const T* dyp = cptr<T>(dy);
+    const T* wp = cptr<T>(w);
+    T* dxp = dx.mutable_data();
+    py::gil_scoped_release rel;
+    axonal::conv2d_backward_input<T>(p, dyp, wp, dxp, nt);
+    return std::move(dx);
+  };
+  return dt == DType::f32 ? run(float{}) : run(double{});
+}
+
+py::array conv2d_backward_weight(const py::object& dy_obj, const py::object& x_obj,
+                                 const py::object& weight_shape, const py::object& stride,
+                                 const py::object& padding, const py::object& dilation,
+                                 index_t groups) {
+  const char* op = "conv2d_backward_weight";
+  py::array dy = as_array(dy_obj, op, "grad_output"), x = as_array(x_obj, op, "input");
+  const DType dt = dtype_of(dy, op, "grad_output");
+  same_dtype(dy, "grad_output", x, "input", op);
+  check_rank(dy, 4, op, "grad_output", "(N, K, P, Q)");
+  check_rank(x, 4, op, "input", "(N, C, H, W)");
+  const Shape4 ws = shape_arg(weight_shape, op, "weight_shape");
+  const ConvArgs a = conv_args(op, stride, padding, dilation, groups);
+  const axonal::Conv2dParams p = conv_params(op, shape4(x), ws, a);
+  const Shape4 want{p.N, p.K, p.P, p.Q};
+  AX_CHECK(shape4(dy) == want, op, ": grad_output has shape ", shape_str(dy), ", the output of ",
+           "input ", shape_str(x), " and weight ", shape_str(ws), " is ", shape_str(want));
+  dy = dense(dy);
+  x = dense(x);
+  const int nt = axonal::get_num_threads();
+  auto run = [&](auto tag) -> py::array {
+    using T = decltype(tag);
+    py::array_t<T> dw = new_array<T>(ws);
+    const T* dyp = cptr<T>(dy);
+    const T* xp = cptr<T>(x);
+    T* dwp = dw.mutable_data();
+    py::gil_scoped_release rel;
+    axonal::conv2d_backward_weight<T>(p, dyp, xp, dwp, nt);
+    return std::move(dw);
+  };
+  return dt == DType::f32 ? run(float{}) : run(double{});
+}
+
+// db[k] = sum of grad_output over every axis but 1: (N, K, ...) -> (K,)
+py::array conv2d_backward_bias(const py::object& dy_obj) {
+  const char* op = "conv2d_backward_bias";
+  py::array dy = as_array(dy_obj, op, "grad_output");
+  const DType dt = dtype_of(dy, op, "grad_output");
+  AX_CHECK(dy.ndim() >= 2, op, ": expected grad_output (N, K, ...), got shape ", shape_str(dy));
+  dy = dense(dy);
+  const index_t N = dy.shape(0), K = dy.shape(1);
+  index_t L = 1;
+  for (py::ssize_t i = 2; i < dy.ndim(); ++i) L *= dy.shape(i);
+  const int nt = axonal::get_num_threads();
+  auto run = [&](auto tag) -> py::array {
+    using T = decltype(tag);
+    py::array_t<T> db(std::vector<py::ssize_t>{K});
+    const T* dyp = cptr<T>(dy);
+    T* dbp = db.mutable_data();
+    py::gil_scoped_release rel;
+    axonal::conv2d_backward_bias<T>(N, K, L, dyp, dbp, nt);
+    return std::move(db);
+  };
+  return dt == DType::f32 ? run(float{}) : run(double{});
+}
+
+// {"algorithm": name, "workspace_bytes": n}: what one call with these arguments would do.
+py::dict conv2d_plan(const py::object& input_shape, const py::object& weight_shape,
+                     const py::object& stride, const py::object& padding,
+                     const py::object& dilation, index_t groups, const std::string& pass,
+                     const py::object& dtype, int threads) {
+  const char* op = "conv2d_plan";
+  const ConvArgs a = conv_args(op, stride, padding, dilation, groups);
+  const axonal::Conv2dParams p = conv_params(op, shape_arg(input_shape, op, "input_shape"),
+                                             shape_arg(weight_shape, op, "weight_shape"), a);
+  axonal::ConvPass cp;
+  if (pass == "forward")
+    cp = axonal::ConvPass::forward;
+  else if (pass == "backward_input")
+    cp = axonal::ConvPass::backward_input;
+  else if (pass == "backward_weight")
+    cp = axonal::ConvPass::backward_weight;
+  else
+    throw std::invalid_argument(str_cat(op, ": pass must be 'forward', 'backward_input' or ",
+                                        "'backward_weight', got '", pass, "'"));
+  const py::dtype d = py::dtype::from_args(dtype);
+  if (d.num() != py::dtype::of<float>().num() && d.num() != py::dtype::of<double>().num())
+    throw py::type_error(str_cat(op, ": dtype must be float32 or float64"));
+  if (threads <= 0) threads = axonal::get_num_threads();
+  const std::size_t elem = static_cast<std::size_t>(d.itemsize());
+  py::dict out;
+  out["algorithm"] = axonal::conv2d_algorithm(p, cp, elem, threads);
+  out["workspace_bytes"] = axonal::conv2d_workspace_bytes(p, cp, elem, threads);
+  return out;
+}
+
+// ------------------------------------------------------------------ pooling
+struct PoolArgs {
+  Pair kernel, stride, padding, dilation;
+  bool ceil_mode;
+};
+
+PoolArgs pool_args(const char* op, const py::object& kernel, const py::object& stride,
+                   const py::object& padding, const py::object& dilation, bool ceil_mode) {
+  PoolArgs a;
+  a.kernel = pair_arg(kernel, op, "kernel_size");
+  // stride None (or an empty sequence): the kernel size, as in PyTorch.
+  bool stride_default = stride.is_none();
+  if (!stride_default && py::isinstance<py::sequence>(stride) && !py::isinstance<py::str>(stride))
+    stride_default = py::len(stride) == 0;
+  a.stride = stride_default ? a.kernel : pair_arg(stride, op, "stride");
+  a.padding = pair_arg(padding, op, "padding");
+  a.dilation = pair_arg(dilation, op, "dilation");
+  a.ceil_mode = ceil_mode;
+  check_positive(a.kernel, op, "kernel_size");
+  check_positive(a.stride, op, "stride");
+  check_non_negative(a.padding, op, "padding");
+  check_positive(a.dilation, op, "dilation");
+  AX_CHECK(a.padding[0] <= a.kernel[0] / 2 && a.padding[1] <= a.kernel[1] / 2, op, ": padding ",
+           pair_str(a.padding), " must be at most half of kernel_size ", pair_str(a.kernel));
+  return a;
+}
+
+axonal::Pool2dParams pool_params(const char* op, const Shape4& x, const PoolArgs& a) {
+  axonal::Pool2dParams p;
+  p.N = x[0];
+  p.C = x[1];
+  p.H = x[2];
+  p.W = x[3];
+  p.kh = a.kernel[0];
+  p.kw = a.kernel[1];
+  p.sh = a.stride[0];
+  p.sw = a.stride[1];
+  p.ph = a.padding[0];
+  p.pw = a.padding[1];
+  p.dh = a.dilation[0];
+  p.dw = a.dilation[1];
+  p.P = axonal::pool_out_size(p.H, p.kh, p.sh, p.ph, p.dh, a.ceil_mode);
+  p.Q = axonal::pool_out_size(p.W, p.kw, p.sw, p.pw, p.dw, a.ceil_mode);
+  AX_CHECK(p.H > 0 && p.W > 0, op, ": input ", shape_str(x), " has an empty spatial size");
+  AX_CHECK(p.P >= 1 && p.Q >= 1, op, ": input ", shape_str(x), " padded by ", pair_str(a.padding),
+           " is smaller than the ", (p.dh > 1 || p.dw > 1 ? "dilated " : ""), "kernel (",
+           p.dh * (p.kh - 1) + 1, ", ", p.dw * (p.kw - 1) + 1, "): output size (", p.P, ", ", p.Q,
+           ") is too small");
+  return p;
+}
+
+// Every max-pool window must hold at least one input element (only dilation can break that).
+void check_windows(const char* op, const Shape4& x, const axonal::Pool2dParams& p) {
+  auto axis_ok = [](index_t n, index_t out, index_t k, index_t s, index_t pad, index_t d,
+                    index_t& bad) {
+    for (index_t o = 0; o < out; ++o) {
+      bool any = false;
+      for (index_t t = 0; t < k && !any; ++t) {
+        const index_t i = o * s - pad + t * d;
+        any = i >= 0 && i < n;
+      }
+      if (!any) {
+        bad = o;
+        return false;
+      }
+    }
+    return true;
+  };
+  index_t bad = 0;
+  AX_CHECK(axis_ok(p.H, p.P, p.kh, p.sh, p.ph, p.dh, bad), op, ": input ", shape_str(x),
+           ": the window of output row ", bad, " lies entirely in the padding");
+  AX_CHECK(axis_ok(p.W, p.Q, p.kw, p.sw, p.pw, p.dw, bad), op, ": input ", shape_str(x),
+           ": the window of output column ", bad, " lies entirely in the padding");
+}
+
+py::tuple max_pool2d_forward(const py::object& x_obj, const py::object& kernel,
+                             const py::object& stride, const py::object& padding,
+                             const py::object& dilation, bool ceil_mode) {
+  const char* op = "max_pool2d";
+  py::array x = as_array(x_obj, op, "input");
+  const DType dt = dtype_of(x, op, "input");
+  check_rank(x, 4, op, "input", "(N, C, H, W)");
+  const PoolArgs a = pool_args(op, kernel, stride, padding, dilation, ceil_mode);
+  const axonal::Pool2dParams p = pool_params(op, shape4(x), a);
+  check_windows(op, shape4(x), p);
+  x = dense(x);
+  const Shape4 ys{p.N, p.C, p.P, p.Q};
+  const int nt = axonal::get_num_threads();
+  py::array_t<std::int64_t> idx = new_array<std::int64_t>(ys);
+  auto run = [&](auto tag) -> py::array {
+    using T = decltype(tag);
+    py::array_t<T> y = new_array<T>(ys);
+    const T* xp = cptr<T>(x);
+    T* yp = y.mutable_data();
+    std::int64_t* ip = idx.mutable_data();
+    py::gil_scoped_release rel;
+    axonal::max_pool2d_forward<T>(p, xp, yp, ip, nt);
+    return std::move(y);
+  };
+  py::array y = dt == DType::f32 ? run(float{}) : run(double{});
+  return py::make_tuple(y, idx);
+}
+
+// Output shape check shared by the backward entries: grad_output (N, C, P, Q) vs input_shape.
+void check_grad_shape(const char* op, const py::array& dy, const Shape4& xs, index_t P, index_t Q) {
+  const Shape4 want{xs[0], xs[1], P, Q};
+  AX_CHECK(shape4(dy) == want, op, ": grad_output has shape ", shape_str(dy),
+           ", the pooled output of input ", shape_str(xs), " is ", shape_str(want));
+}
+
+py::array max_pool2d_backward(const py::object& dy_obj, const py::object& idx_obj,
+                              const py::object& input_shape) {
+  const char* op = "max_pool2d_backward";
+  py::array dy = as_array(dy_obj, op, "grad_output"), idx = as_array(idx_obj, op, "indices");
+  const DType dt = dtype_of(dy, op, "grad_output");
+  if (idx.dtype().num() != py::dtype::of<std::int64_t>().num() || idx.dtype().byteorder() == '>')
+    throw py::type_error(
+        str_cat(op, ": indices must be int64, got ", std::string(py::str(idx.dtype()))));
+  check_rank(dy, 4, op, "grad_output", "(N, C, P, Q)");
+  check_rank(idx, 4, op, "indices", "(N, C, P, Q)");
+  AX_CHECK(shape4(dy) == shape4(idx), op, ": grad_output ", shape_str(dy), " and indices ",
+           shape_str(idx), " differ in shape");
+  const Shape4 xs = shape_arg(input_shape, op, "input_shape");
+  AX_CHECK(xs[0] == dy.shape(0) && xs[1] == dy.shape(1), op, ": grad_output ", shape_str(dy),
+           " does not match input_shape ", shape_str(xs), " in (N, C)");
+  axonal::Pool2dParams p;
+  p.N = xs[0];
+  p.C = xs[1];
+  p.H = xs[2];
+  p.W = xs[3];
+  p.P = dy.shape(2);
+  p.Q = dy.shape(3);
+  AX_CHECK(p.H * p.W > 0 || p.N * p.C * p.P * p.Q == 0, op, ": input_shape ", shape_str(xs),
+           " has an empty plane but grad_output ", shape_str(dy), " does not");
+  dy = dense(dy);
+  idx = dense(idx);
+  const int nt = axonal::get_num_threads();
+  index_t bad = 0;
+  auto run = [&](auto tag) -> py::array {
+    using T = decltype(tag);
+    py::array_t<T> dx = new_array<T>(xs);
+    const T* dyp = cptr<T>(dy);
+    const std::int64_t* ip = cptr<std::int64_t>(idx);
+    T* dxp = dx.mutable_data();
+    py::gil_scoped_release rel;
+    bad = axonal::max_pool2d_backward<T>(p, dyp, ip, dxp, nt);
+    return std::move(dx);
+  };
+  py::array dx = dt == DType::f32 ? run(float{}) : run(double{});
+  AX_CHECK(bad == 0, op, ": ", bad, " entries of indices ", shape_str(idx),
+           " lie outside [0, H*W) = [0, ", p.H * p.W, ") for input_shape ", shape_str(xs));
+  return dx;
+}
+
+axonal::Pool2dParams avg_params(const char* op, const Shape4& xs, const py::object& kernel,
+                                const py::object& stride, const py::object& padding, bool ceil_mode,
+                                bool count_include_pad, const py::object& divisor_override) {
+  const PoolArgs a = pool_args(op, kernel, stride, padding, py::int_(1), ceil_mode);
+  axonal::Pool2dParams p = pool_params(op, xs, a);
+  p.count_include_pad = count_include_pad;
+  p.divisor = 0;
+  if (!divisor_override.is_none()) {
+    if (!int_value(divisor_override, p.divisor))
+      throw py::type_error(str_cat(op, ": divisor_override must be an int or None, got ",
+                                   std::string(py::str(divisor_override))));
+    AX_CHECK(p.divisor > 0, op, ": divisor_override must be positive, got ", p.divisor);
+  }
+  return p;
+}
+
+py::array avg_pool2d_forward(const py::object& x_obj, const py::object& kernel,
+                             const py::object& stride, const py::object& padding, bool ceil_mode,
+                             bool count_include_pad, const py::object& divisor_override) {
+  const char* op = "avg_pool2d";
+  py::array x = as_array(x_obj, op, "input");
+  const DType dt = dtype_of(x, op, "input");
+  check_rank(x, 4, op, "input", "(N, C, H, W)");
+  const axonal::Pool2dParams p = avg_params(op, shape4(x), kernel, stride, padding, ceil_mode,
+                                            count_include_pad, divisor_override);
+  x = dense(x);
+  const int nt = axonal::get_num_threads();
+  auto run = [&](auto tag) -> py::array {
+    using T = decltype(tag);
+    py::array_t<T> y = new_array<T>({p.N, p.C, p.P, p.Q});
+    const T* xp = cptr<T>(x);
+    T* yp = y.mutable_data();
+    py::gil_scoped_release rel;
+    axonal::avg_pool2d_forward<T>(p, xp, yp, nt);
+    return std::move(y);
+  };
+  return dt == DType::f32 ? run(float{}) : run(double{});
+}
+
+py::array avg_pool2d_backward(const py::object& dy_obj, const py::object& input_shape,
+                              const py::object& kernel, const py::object& stride,
+                              const py::object& padding, bool ceil_mode, bool count_include_pad,
+                              const py::object& divisor_override) {
+  const char* op = "avg_pool2d_backward";
+  py::array dy = as_array(dy_obj, op, "grad_output");
+  const DType dt = dtype_of(dy, op, "grad_output");
+  check_rank(dy, 4, op, "grad_output", "(N, C, P, Q)");
+  const Shape4 xs = shape_arg(input_shape, op, "input_shape");
+  const axonal::Pool2dParams p =
+      avg_params(op, xs, kernel, stride, padding, ceil_mode, count_include_pad, divisor_override);
+  check_grad_shape(op, dy, xs, p.P, p.Q);
+  dy = dense(dy);
+  const int nt = axonal::get_num_threads();
+  auto run = [&](auto tag) -> py::array {
+    using T = decltype(tag);
+    py::array_t<T> dx = new_array<T>(xs);
+    const T* dyp = cptr<T>(dy);
+    T* dxp = dx.mutable_data();
+    py::gil_scoped_release rel;
+    axonal::avg_pool2d_backward<T>(p, dyp, dxp, nt);
+    return std::move(dx);
+  };
+  return dt == DType::f32 ? run(float{}) : run(double{});
+}
+
+// output_size: an int, or a pair whose entries are ints or None (None: the input's size).
+Pair adaptive_size(const char* op, const py::object& o, const Shape4& xs) {
+  Pair out{0, 0};
+  index_t v = 0;
+  if (int_value(o, v)) {
+    out = {v, v};
+  } else if (py::isinstance<py::sequence>(o) && !py::isinstance<py::str>(o) && py::len(o) == 2) {
+    py::sequence s = py::reinterpret_borrow<py::sequence>(o);
+    for (int i = 0; i < 2; ++i) {
+      if (s[i].is_none())
+        out[i] = xs[2 + i];
+      else if (int_value(s[i], v))
+        out[i] = v;
+      else
+        throw py::type_error(str_cat(op, ": output_size must be an int or a pair of ints / None, ",
+                                     "got ", std::string(py::str(o))));
+    }
+  } else {
+    throw py::type_error(str_cat(op, ": output_size must be an int or a pair of ints / None, got ",
+                                 std::string(py::str(o))));
+  }
+  AX_CHECK(out[0] > 0 && out[1] > 0, op, ": output_size must be positive, got ", pair_str(out));
+  AX_CHECK(xs[2] > 0 && xs[3] > 0, op, ": input ", shape_str(xs), " has an empty spatial size");
+  return out;
+}
+
+py::array adaptive_avg_pool2d_forward(const py::object& x_obj, const py::object& output_size) {
+  const char* op = "adaptive_avg_pool2d";
+  py::array x = as_array(x_obj, op, "input");
+  const DType dt = dtype_of(x, op, "input");
+  check_rank(x, 4, op, "input", "(N, C, H, W)");
+  const Shape4 xs = shape4(x);
+  const Pair os = adaptive_size(op, output_size, xs);
+  axonal::Pool2dParams p;
+  p.N = xs[0];
+  p.C = xs[1];
+  p.H = xs[2];
+  p.W = xs[3];
+  p.P = os[0];
+  p.Q = os[1];
+  x = dense(x);
+  const int nt = axonal::get_num_threads();
+  auto run = [&](auto tag) -> py::array {
+    using T = decltype(tag);
+    py::array_t<T> y = new_array<T>({p.N, p.C, p.P, p.Q});
+    const T* xp = cptr<T>(x);
+    T* yp = y.mutable_data();
+    py::gil_scoped_release rel;
+    axonal::adaptive_avg_pool2d_forward<T>(p, xp, yp, nt);
+    return std::move(y);
+  };
+  return dt == DType::f32 ? run(float{}) : run(double{});
+}
+
+py::array adaptive_avg_pool2d_backward(const py::object& dy_obj, const py::object& input_shape) {
+  const char* op = "adaptive_avg_pool2d_backward";
+  py::array dy = as_array(dy_obj, op, "grad_output");
+  const DType dt = dtype_of(dy, op, "grad_output");
+  check_rank(dy, 4, op, "grad_output", "(N, C, P, Q)");
+  const Shape4 xs = shape_arg(input_shape, op, "input_shape");
+  AX_CHECK(xs[2] > 0 && xs[3] > 0, op, ": input_shape ", shape_str(xs),
+           " has an empty spatial size");
+  AX_CHECK(dy.shape(0) == xs[0] && dy.shape(1) == xs[1] && dy.shape(2) > 0 && dy.shape(3) > 0, op,
+           ": grad_output ", shape_str(dy), " does not match input_shape ", shape_str(xs));
+  axonal::Pool2dParams p;
+  p.N = xs[0];
+  p.C = xs[1];
+  p.H = xs[2];
+  p.W = xs[3];
+  p.P = dy.shape(2);
+  p.Q = dy.shape(3);
+  dy = dense(dy);
+  const int nt = axonal::get_num_threads();
+  auto run = [&](auto tag) -> py::array {
+    using T = decltype(tag);
+    py::array_t<T> dx = new_array<T>(xs);
+    const T* dyp = cptr<T>(dy);
+    T* dxp = dx.mutable_data();
+    py::gil_scoped_release rel;
+    axonal::adaptive_avg_pool2d_backward<T>(p, dyp, dxp, nt);
+    return std::move(dx);
+  };
+  return dt == DType::f32 ? run(float{}) : run(double{});
+}
+
+}  // namespace
+
+void register_conv_bindings(py::module_& m) {
+  m.def("conv2d_forward", &conv2d_forward, py::arg("x"), py::arg("w"), py::arg("b") = py::none(),
+        py::arg("stride") = 1, py::arg("padding") = 0, py::arg("dilation") = 1,
+        py::arg("groups") = 1,
+        "conv2d (cross-correlation): x (N, C, H, W), w (K, C/groups, R, S), b (K,) or None "
+        "-> y (N, K, P, Q).");
+  m.def("conv2d_backward_input", &conv2d_backward_input, py::arg("grad_output"), py::arg("w"),
+        py::arg("input_shape"), py::arg("stride") = 1, py::arg("padding") = 0,
+        py::arg("dilation") = 1, py::arg("groups") = 1,
+        "Gradient of conv2d with respect to its input: -> dx with shape input_shape.");
+  m.def("conv2d_backward_weight", &conv2d_backward_weight, py::arg("grad_output"), py::arg("x"),
+        py::arg("weight_shape"), py::arg("stride") = 1, py::arg("padding") = 0,
+        py::arg("dilation") = 1, py::arg("groups") = 1,
+        "Gradient of conv2d with respect to its weight: -> dw with shape weight_shape.");
+  m.def("conv2d_backward_bias", &conv2d_backward_bias, py::arg("grad_output"),
+        "Gradient of conv2d with respect to its bias: grad_output summed over all axes but 1.");
+  m.def("conv2d_plan", &conv2d_plan, py::arg("input_shape"), py::arg("weight_shape"),
+        py::arg("stride") = 1, py::arg("padding") = 0, py::arg("dilation") = 1,
+        py::arg("groups") = 1, py::arg("pass_") = "forward", py::arg("dtype") = py::str("float32"),
+        py::arg("threads") = 0,
+        "What one conv2d kernel call would do: {'algorithm': name, 'workspace_bytes': bytes "
+        "allocated}. pass_: 'forward', 'backward_input' or 'backward_weight'; threads 0: the "
+        "current thread count.");
+  m.def("max_pool2d_forward", &max_pool2d_forward, py::arg("x"), py::arg("kernel_size"),
+        py::arg("stride") = py::none(), py::arg("padding") = 0, py::arg("dilation") = 1,
+        py::arg("ceil_mode") = false,
+        "max_pool2d: x (N, C, H, W) -> (y, indices), indices int64 flat in each H*W plane.");
+  m.def("max_pool2d_backward", &max_pool2d_backward, py::arg("grad_output"), py::arg("indices"),
+        py::arg("input_shape"), "Gradient of max_pool2d: grad_output scattered at indices.");
+  m.def("avg_pool2d_forward", &avg_pool2d_forward, py::arg("x"), py::arg("kernel_size"),
+        py::arg("stride") = py::none(), py::arg("padding") = 0, py::arg("ceil_mode") = false,
+        py::arg("count_include_pad") = true, py::arg("divisor_override") = py::none(),
+        "avg_pool2d: x (N, C, H, W) -> y (N, C, P, Q).");
+  m.def("avg_pool2d_backward", &avg_pool2d_backward, py::arg("grad_output"), py::arg("input_shape"),
+        py::arg("kernel_size"), py::arg("stride") = py::none(), py::arg("padding") = 0,
+        py::arg("ceil_mode") = false, py::arg("count_include_pad") = true,
+        py::arg("divisor_override") = py::none(), "Gradient of avg_pool2d.");
+  m.def("adaptive_avg_pool2d_forward", &adaptive_avg_pool2d_forward, py::arg("x"),
+        py::arg("output_size"), "adaptive_avg_pool2d: x (N, C, H, W) -> y (N, C, *output_size).");
+  m.def("adaptive_avg_pool2d_backward", &adaptive_avg_pool2d_backward, py::arg("grad_output"),
+        py::arg("input_shape"), "Gradient of adaptive_avg_pool2d.");
+}

@@ -1,0 +1,410 @@
+// emulate.cu: host emulator of the CUDA kernels' blocks (see emulate.cuh). Host code only: the
+// phase functions are AX_HD, so these loops run exactly what the __global__ kernels run, one
+// thread after the other between two barriers.
+#include <array>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <vector>
+
+#include "cuda/emulate.cuh"
+#include "cuda/pool.cuh"
+#include "cuda/softmax_rows.cuh"
+
+namespace axonal {
+namespace cuda {
+
+namespace {
+
+template <class Smem>
+std::unique_ptr<Smem> poisoned_smem() {
+  std::unique_ptr<Smem> s(new Smem);
+  std::memset(static_cast<void*>(s.get()), 0xff, sizeof(Smem));  // NaN in every float slot
+  return s;
+}
+
+// --------------------------------------------------------------- GEMM blocks
+template <class Blk>
+void sgemm_block(const GemmArgs<float>& g, int bx, int by, int bz) {
+  auto s = poisoned_smem<typename Blk::Smem>();
+  std::vector<typename Blk::Regs> r(Blk::NT);
+  for (int t = 0; t < Blk::NT; ++t) Blk::init(g, bx, by, bz, t, r[t]);
+  const int kt_n = (g.K + Blk::BK - 1) / Blk::BK;
+  if (kt_n > 0)
+    for (int t = 0; t < Blk::NT; ++t) {
+      Blk::load_global(g, 0, r[t]);
+      Blk::store_smem(*s, 0, r[t]);
+    }
+  // __syncthreads()
+  for (int kt = 0; kt < kt_n; ++kt) {
+    const bool more = kt + 1 < kt_n;
+    for (int t = 0; t < Blk::NT; ++t) {
+      if (more) Blk::load_global(g, kt + 1, r[t]);
+      Blk::compute(*s, kt & 1, t, r[t]);
+      if (more) Blk::store_smem(*s, (kt + 1) & 1, r[t]);
+    }
+    // __syncthreads()
+  }
+  for (int t = 0; t < Blk::NT; ++t) Blk::epilogue(g, t, r[t]);
+}
+
+template <class Blk, typename T>
+void tiled_block(const GemmArgs<T>& g, int bx, int by, int bz) {
+  auto s = poisoned_smem<typename Blk::Smem>();
+  std::vector<typename Blk::Regs> r(Blk::NT);
+  for (int t = 0; t < Blk::NT; ++t) Blk::init(g, bx, by, bz, t, r[t]);
+  const int kt_n = (g.K + Blk::BK - 1) / Blk::BK;
+  for (int kt = 0; kt < kt_n; ++kt) {
+    for (int t = 0; t < Blk::NT; ++t) Blk::load(g, kt, t, r[t], *s);
+    for (int t = 0; t < Blk::NT; ++t) Blk::compute(*s, t, r[t]);
+  }
+  for (int t = 0; t < Blk::NT; ++t) Blk::epilogue(g, t, r[t]);
+}
+
+template <typename T>
+GemmArgs<T> args_of(const GemmCall& c, index_t K) {
+  GemmArgs<T> g;
+  g.M = static_cast<int>(c.M);
+  g.N = static_cast<int>(c.N);
+  g.K = static_cast<int>(K);
+  g.alpha = static_cast<T>(c.alpha);
+  g.beta = static_cast<T>(c.beta);
+  g.A = static_cast<const T*>(c.A);
+  g.lda = c.lda;
+  g.sA = c.sA;
+  g.B = static_cast<const T*>(c.B);
+  g.ldb = c.ldb;
+  g.sB = c.sB;
+  g.C = static_cast<T*>(c.C);
+  g.ldc = c.ldc;
+  g.sC = c.sC;
+  g.vec_c = c.ldc % 4 == 0 && c.sC % 4 == 0 && reinterpret_cast<std::uintptr_t>(c.C) % 16 == 0;
+  return g;
+}
+
+template <bool TA, bool TB, bool VEC>
+void sgemm_all(const GemmArgs<float>& g, index_t batch) {
+  using Blk = Sgemm<TA, TB, VEC>;
+  for (index_t b = 0; b < batch; ++b)
+    for (int by = 0; by < (g.M + Blk::BM - 1) / Blk::BM; ++by)
+      for (int bx = 0; bx < (g.N + Blk::BN - 1) / Blk::BN; ++bx)
+        sgemm_block<Blk>(g, bx, by, static_cast<int>(b));
+}
+
+template <bool TA, bool TB>
+void tiled_all(const GemmArgs<double>& g, index_t batch) {
+  using Blk = TiledGemm<double, TA, TB>;
+  for (index_t b = 0; b < batch; ++b)
+    for (int by = 0; by < (g.M + Blk::BM - 1) / Blk::BM; ++by)
+      for (int bx = 0; bx < (g.N + Blk::BN - 1) / Blk::BN; ++bx)
+        tiled_block<Blk, double>(g, bx, by, static_cast<int>(b));
+}
+
+// --------------------------------------------------------------- conv blocks
+template <class Blk, class Prob>
+void igemm_block(const Prob& pb, const typename Blk::Launch& L, int bx, int by, int bz) {
+  auto s = poisoned_smem<typename Blk::Smem>();
+  std::vector<typename Blk::Regs> r(Blk::NT);
+  for (int t = 0; t < Blk::NT; ++t) Blk::init(pb, L, bx, by, bz, t, r[t]);
+  const int nt = Blk::tiles(r[0]);
+  if (nt > 0)
+    for (int t = 0; t < Blk::NT; ++t) {
+      Blk::load_global(pb, 0, t, r[t]);
+      Blk::store_smem(*s, 0, t, r[t]);
+    }
+  for (int it = 0; it < nt; ++it) {
+    const bool more = it + 1 < nt;
+    for (int t = 0; t < Blk::NT; ++t) {
+      if (more) Blk::load_global(pb, it + 1, t, r[t]);
+      Blk::compute(*s, it & 1, t, r[t]);
+      if (more) Blk::store_smem(*s, (it + 1) & 1, t, r[t]);
+    }
+  }
+  for (int t = 0; t < Blk::NT; ++t) Blk::epilogue(pb, L, t, r[t]);
+}
+
+template <typename T, int BM, class Prob>
+void igemm_all(const Prob& pb, int groups, int splits, int k_chunk, bool atomic) {
+  using Blk = IGemm<T, BM, Prob>;
+  typename Blk::Launch L;
+  L.g_base = 0;
+  L.splits = splits;
+  L.k_chunk = k_chunk;
+  L.atomic = atomic;
+  const int gx = (pb.N + Blk::BN - 1) / Blk::BN, gy = (pb.M + BM - 1) / BM;
+  for (int z = 0; z < groups * splits; ++z)
+    for (int by = 0; by < gy; ++by)
+      for (int bx = 0; bx < gx; ++bx) igemm_block<Blk, Prob>(pb, L, bx, by, z);
+}
+
+template <typename T, class Prob>
+void conv_gemm(const Prob& pb, int groups, int splits, int k_chunk, bool atomic) {
+  if constexpr (sizeof(T) == 4) {
+    if (pb.M > 64) {
+      igemm_all<T, 128>(pb, groups, splits, k_chunk, atomic);
+      return;
+    }
+  }
+  igemm_all<T, 64>(pb, groups, splits, k_chunk, atomic);
+}
+
+template <typename T>
+void conv_t(int pass, const ConvGeom& d, const void* in0, const void* in1, const void* bias,
+            void* out, int force_splits) {
+  if (pass == 0) {
+    if (index_t(d.N) * d.K * d.PQ() == 0) return;
+    ConvFwdProb<T> pb;
+    pb.d = d;
+    pb.x = static_cast<const T*>(in0);
+    pb.w = static_cast<const T*>(in1);
+    pb.bias = static_cast<const T*>(bias);
+    pb.y = static_cast<T*>(out);
+    pb.M = d.Kg;
+    pb.N = static_cast<int>(index_t(d.N) * d.PQ());
+    pb.Kd = static_cast<int>(d.CRS());
+    conv_gemm<T>(pb, d.groups, 1, pb.Kd > 1 ? pb.Kd : 1, false);
+  } else if (pass == 1) {
+    if (index_t(d.N) * d.C * d.HW() == 0) return;
+    ConvBwdInputProb<T> pb;
+    pb.d = d;
+    pb.dy = static_cast<const T*>(in0);
+    pb.w = static_cast<const T*>(in1);
+    pb.dx = static_cast<T*>(out);
+    pb.M = d.Cg;
+    pb.N = static_cast<int>(index_t(d.N) * d.HW());
+    pb.Kd = static_cast<int>(index_t(d.Kg) * d.RS());
+    conv_gemm<T>(pb, d.groups, 1, pb.Kd > 1 ? pb.Kd : 1, false);
+  } else {
+    if (index_t(d.K) * d.CRS() == 0) return;
+    ConvBwdWeightProb<T> pb;
+    pb.d = d;
+    pb.dy = static_cast<const T*>(in0);
+    pb.x = static_cast<const T*>(in1);
+    pb.dw = static_cast<T*>(out);
+    pb.M = d.Kg;
+    pb.N = static_cast<int>(d.CRS());
+    pb.Kd = static_cast<int>(index_t(d.N) * d.PQ());
+    const int bm = (sizeof(T) == 4 && pb.M > 64) ? 128 : 64;
+    int splits = 1, k_chunk = 8;
+    conv_split_plan(pb.M, pb.N, pb.Kd, d.groups, bm, 132, splits, k_chunk);
+    if (force_splits > 0) {
+      k_chunk = static_cast<int>((((pb.Kd + force_splits - 1) / force_splits) + 7) / 8 * 8);
+      if (k_chunk < 8) k_chunk = 8;
+      splits = (pb.Kd + k_chunk - 1) / k_chunk;
+      if (splits < 1) splits = 1;
+    }
+    const bool atomic = splits > 1 || pb.Kd == 0;
+    if (atomic) std::memset(out, 0, static_cast<size_t>(d.K) * d.CRS() * sizeof(T));
+    conv_gemm<T>(pb, d.groups, splits, k_chunk, atomic);
+  }
+}
+
+template <typename T>
+void pool_t(int kind, const PoolGeom& g, const void* in, std::int64_t* idx, void* out) {
+  const index_t nout = g.N * g.C * g.P * g.Q, nin = g.N * g.C * g.H * g.W;
+  const T* x = static_cast<const T*>(in);
+  T* y = static_cast<T*>(out);
+  switch (kind) {
+    case 0:
+      for (index_t o = 0; o < nout; ++o) max_pool_fwd_one(g, x, y, idx, o);
+      break;
+    case 1: {  // as max_bwd_kernel: zero, then scatter-add the valid indices
+      const index_t PQ = g.P * g.Q, HW = g.H * g.W;
+      for (index_t i = 0; i < nin; ++i) y[i] = T(0);
+      for (index_t o = 0; o < nout; ++o) {
+        const std::int64_t j = idx[o];
+        if (j >= 0 && j < HW) y[(o / PQ) * HW + j] += x[o];
+      }
+      break;
+    }
+    case 2:
+      for (index_t o = 0; o < nout; ++o) avg_pool_fwd_one(g, x, y, o);
+      break;
+    case 3:
+      for (index_t i = 0; i < nin; ++i) avg_pool_bwd_one(g, x, y, i);
+      break;
+    case 4:
+      for (index_t o = 0; o < nout; ++o) adaptive_avg_fwd_one(g, x, y, o);
+      break;
+    case 5:
+      for (index_t i = 0; i < nin; ++i) adaptive_avg_bwd_one(g, x, y, i);
+      break;
+    default:
+      break;
+  }
+}
+
+// --------------------------------------------------------------- softmax rows
+// The warp shuffles of the kernels, lane by lane: every lane combines its value with lane ^ off.
+template <typename A, class Op>
+void butterfly(A (&v)[32], Op op) {
+  for (int off = 16; off > 0; off >>= 1) {
+    A t[32];
+    for (int l = 0; l < 32; ++l) t[l] = op(v[l], v[l ^ off]);
+    for (int l = 0; l < 32; ++l) v[l] = t[l];
+  }
+}
+
+template <typename T, typename A, int VPT, bool LOG>
+void softmax_warp_rows(bool bwd, const T* in0, const T* in1, T* out, index_t rows, int cols) {
+  for (index_t row = 0; row < rows; ++row) {
+    const index_t base = row * cols;
+    std::vector<std::array<A, VPT>> v(32), g(32);
+    A red[32];
+    auto arr = [](std::array<A, VPT>& a) -> A(&)[VPT] {
+      return *reinterpret_cast<A(*)[VPT]>(a.data());
+    };
+    if (!bwd) {
+      for (int l = 0; l < 32; ++l) red[l] = warp_load<T, A, VPT>(in0 + base, cols, l, arr(v[l]));
+      butterfly(red, [](A a, A b) { return max_of(a, b); });
+      A m[32], s[32];
+      for (int l = 0; l < 32; ++l) m[l] = red[l];
+      for (int l = 0; l < 32; ++l) s[l] = warp_exp_sum<A, VPT, LOG>(cols, l, arr(v[l]), m[l]);
+      butterfly(s, [](A a, A b) { return a + b; });
+      for (int l = 0; l < 32; ++l)
+        warp_store<T, A, VPT, LOG>(out + base, cols, l, arr(v[l]), m[l], s[l]);
+    } else {
+      for (int l = 0; l < 32; ++l)
+        red[l] =
+            warp_bwd_load<T, A, VPT, LOG>(in0 + base, in1 + base, cols, l, arr(v[l]), arr(g[l]));
+      butterfly(red, [](A a, A b) { return a + b; });
+      for (int l = 0; l < 32; ++l)
+        warp_bwd_store<T, A, VPT, LOG>(out + base, cols, l, arr(v[l]), arr(g[l]), red[l]);
+    }
+  }
+}
+
+template <typename T, typename A, bool LOG>
+void softmax_block_rows(bool bwd, const T* in0, const T* in1, T* out, index_t rows, int cols) {
+  constexpr int NT = 256, NW = NT / 32;
+  for (index_t row = 0; row < rows; ++row) {
+    const index_t base = row * cols;
+    if (!bwd) {
+      A m[NT], s[NT];
+      for (int t = 0; t < NT; ++t) block_online<T, A>(in0 + base, cols, t, NT, m[t], s[t]);
+      for (int w = 0; w < NW; ++w) {  // the shuffle merges inside each warp
+        for (int off = 16; off > 0; off >>= 1) {
+          A mt[32], st[32];
+          for (int l = 0; l < 32; ++l) {
+            mt[l] = m[w * 32 + l];
+            st[l] = s[w * 32 + l];
+            merge_ms(mt[l], st[l], m[w * 32 + (l ^ off)], s[w * 32 + (l ^ off)]);
+          }
+          for (int l = 0; l < 32; ++l) {
+            m[w * 32 + l] = mt[l];
+            s[w * 32 + l] = st[l];
+          }
+        }
+      }
+      A mm = m[0], ss = s[0];  // thread 0 merges the warp leaders
+      for (int w = 1; w < NW; ++w) merge_ms(mm, ss, m[w * 32], s[w * 32]);
+      for (int t = 0; t < NT; ++t)
+        block_store<T, A, LOG>(in0 + base, out + base, cols, t, NT, mm, ss);
+    } else {
+      A p[32 * NW];
+      for (int t = 0; t < NT; ++t)
+        p[t] = block_bwd_partial<T, A, LOG>(in0 + base, in1 + base, cols, t, NT);
+      A total = A(0);
+      for (int w = 0; w < NW; ++w) {
+        A lanes[32];
+        for (int l = 0; l < 32; ++l) lanes[l] = p[w * 32 + l];
+        butterfly(lanes, [](A a, A b) { return a + b; });
+        total += lanes[0];
+      }
+      for (int t = 0; t < NT; ++t)
+        block_bwd_store<T, A, LOG>(in0 + base, in1 + base, out + base, cols, t, NT, total);
+    }
+  }
+}
+
+template <typename T, bool LOG>
+void softmax_t(bool bwd, const void* a, const void* b, void* o, index_t rows, int cols) {
+  const T* in0 = static_cast<const T*>(a);
+  const T* in1 = static_cast<const T*>(b);
+  T* out = static_cast<T*>(o);
+  if (cols <= 32)
+    softmax_warp_rows<T, T, 1, LOG>(bwd, in0, in1, out, rows, cols);
+  else if (cols <= 64)
+    softmax_warp_rows<T, T, 2, LOG>(bwd, in0, in1, out, rows, cols);
+  else if (cols <= 128)
+    softmax_warp_rows<T, T, 4, LOG>(bwd, in0, in1, out, rows, cols);
+  else if (cols <= 256)
+    softmax_warp_rows<T, T, 8, LOG>(bwd, in0, in1, out, rows, cols);
+  else if (cols <= 512)
+    softmax_warp_rows<T, T, 16, LOG>(bwd, in0, in1, out, rows, cols);
+  else if (cols <= 1024)
+    softmax_warp_rows<T, T, 32, LOG>(bwd, in0, in1, out, rows, cols);
+  else
+    softmax_block_rows<T, T, LOG>(bwd, in0, in1, out, rows, cols);
+}
+
+}  // namespace
+
+void emulate_gemm(const GemmCall& c, bool allow_vec, const char* op) {
+  AX_CHECK(c.in == c.out && (c.in == DType::f32 || c.in == DType::f64) && !c.use_tf32, op,
+           ": the emulator runs the float32 SIMT and float64 kernels only");
+  AX_CHECK(c.M >= 0 && c.N >= 0 && c.K >= 0 && c.batch >= 0, op, ": negative size");
+  if (c.M == 0 || c.N == 0 || c.batch == 0) return;
+  const index_t K = c.alpha == 0.0 ? 0 : c.K;
+  if (c.in == DType::f64) {
+    const GemmArgs<double> g = args_of<double>(c, K);
+    if (!c.ta && !c.tb) tiled_all<false, false>(g, c.batch);
+    if (!c.ta && c.tb) tiled_all<false, true>(g, c.batch);
+    if (c.ta && !c.tb) tiled_all<true, false>(g, c.batch);
+    if (c.ta && c.tb) tiled_all<true, true>(g, c.batch);
+    return;
+  }
+  const auto al = [](const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 == 0; };
+  const bool vec = allow_vec && c.lda % 4 == 0 && c.ldb % 4 == 0 && c.sA % 4 == 0 &&
+                   c.sB % 4 == 0 && al(c.A) && al(c.B);
+  const GemmArgs<float> g = args_of<float>(c, K);
+  if (vec) {
+    if (!c.ta && !c.tb) sgemm_all<false, false, true>(g, c.batch);
+    if (!c.ta && c.tb) sgemm_all<false, true, true>(g, c.batch);
+    if (c.ta && !c.tb) sgemm_all<true, false, true>(g, c.batch);
+    if (c.ta && c.tb) sgemm_all<true, true, true>(g, c.batch);
+  } else {
+    if (!c.ta && !c.tb) sgemm_all<false, false, false>(g, c.batch);
+    if (!c.ta && c.tb) sgemm_all<false, true, false>(g, c.batch);
+    if (c.ta && !c.tb) sgemm_all<true, false, false>(g, c.batch);
+    if (c.ta && c.tb) sgemm_all<true, true, false>(g, c.batch);
+  }
+}
+
+void emulate_conv2d(int pass, const ConvGeom& d, DType dt, const void* in0, const void* in1,
+                    const void* bias, void* out, int splits, const char* op) {
+  AX_CHECK(pass >= 0 && pass <= 2, op, ": pass must be 0, 1 or 2");
+  AX_CHECK(dt == DType::f32 || dt == DType::f64, op, ": dtype must be float32 or float64");
+  if (dt == DType::f32)
+    conv_t<float>(pass, d, in0, in1, bias, out, splits);
+  else
+    conv_t<double>(pass, d, in0, in1, bias, out, splits);
+}
+
+void emulate_pool2d(int kind, const PoolGeom& g, DType dt, const void* in, std::int64_t* idx,
+                    void* out, const char* op) {
+  AX_CHECK(kind >= 0 && kind <= 5, op, ": kind must be 0..5");
+  AX_CHECK(dt == DType::f32 || dt == DType::f64, op, ": dtype must be float32 or float64");
+  check_pool_geom(g, op);
+  if (dt == DType::f32)
+    pool_t<float>(kind, g, in, idx, out);
+  else
+    pool_t<double>(kind, g, in, idx, out);
+}
+
+void emulate_softmax(bool backward, bool log, DType dt, const void* in0, const void* in1, void* out,
+                     index_t rows, index_t cols, const char* op) {
+  AX_CHECK(dt == DType::f32 || dt == DType::f64, op, ": dtype must be float32 or float64");
+  AX_CHECK(rows >= 0 && cols >= 0 && cols <= kInt32Max, op, ": bad size");
+  if (rows == 0 || cols == 0) return;
+  const int c = static_cast<int>(cols);
+  if (dt == DType::f32)
+    log ? softmax_t<float, true>(backward, in0, in1, out, rows, c)
+        : softmax_t<float, false>(backward, in0, in1, out, rows, c);
+  else
+    log ? softmax_t<double, true>(backward, in0, in1, out, rows, c)
+        : softmax_t<double, false>(backward, in0, in1, out, rows, c);
+}
+
+}  // namespace cuda
+}  // namespace axonal

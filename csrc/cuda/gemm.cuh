@@ -1,0 +1,53 @@
+// gemm.cuh: host entry of the CUDA GEMM kernels (gemm.cu).
+//   C[b] = alpha * op(A[b]) @ op(B[b]) + beta * C[b]   for b < batch, row-major operands
+//   op(A): (M, K), A stored (M, K) or, when ta, (K, M), row stride lda; op(B): (K, N) likewise
+//   C: (M, N), row stride ldc; sA, sB, sC: batch strides in elements (0 broadcasts an operand)
+// Kernels by dtype: float32 -> SIMT 128x128x8 (or TF32 tensor cores when use_tf32),
+// float64 -> simple 64x64x16 tiles, bfloat16 -> tensor cores with float32 accumulation and a
+// float32 or bfloat16 C. Everything launches on `stream`; nothing synchronises the device.
+#pragma once
+#include <cuda_runtime.h>
+
+#include "cuda/common.cuh"
+
+namespace axonal {
+namespace cuda {
+
+enum class DType : int { f32 = 0, f64 = 1, bf16 = 2 };
+
+inline const char* dtype_name(DType d) {
+  switch (d) {
+    case DType::f32:
+      return "float32";
+    case DType::f64:
+      return "float64";
+    case DType::bf16:
+      return "bfloat16";
+  }
+  return "?";
+}
+
+inline int dtype_size(DType d) { return d == DType::f64 ? 8 : d == DType::f32 ? 4 : 2; }
+
+struct GemmCall {
+  DType in = DType::f32, out = DType::f32;
+  bool use_tf32 = false, ta = false, tb = false;
+  index_t M = 0, N = 0, K = 0, batch = 1;
+  double alpha = 1.0, beta = 0.0;
+  const void* A = nullptr;
+  index_t lda = 0, sA = 0;
+  const void* B = nullptr;
+  index_t ldb = 0, sB = 0;
+  void* C = nullptr;
+  index_t ldc = 0, sC = 0;
+};
+
+// Validates the call (std::invalid_argument naming `op`) and launches the kernels on `stream`;
+// CUDA failures throw std::runtime_error naming `op`.
+void gemm_launch(const GemmCall& c, cudaStream_t stream, const char* op);
+
+// Which kernel gemm_launch picks for these arguments ("simt_128x128x8", "tc_tf32_wmma", ...).
+const char* gemm_kernel_name(const GemmCall& c);
+
+}  // namespace cuda
+}  // namespace axonal

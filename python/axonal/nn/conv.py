@@ -1,0 +1,168 @@
+"""Convolution layers ``Conv1d`` and ``Conv2d`` (PyTorch names, arguments and initialisation)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Tuple, Union
+
+import numpy as np
+
+from .. import empty
+from ..tensor import Tensor
+from . import functional_conv as FC
+from . import init
+from .module import Module
+from .parameter import Parameter
+
+__all__ = ["Conv1d", "Conv2d", "Dropout2d"]
+
+
+class _ConvNd(Module):
+    _nd = 2
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: Any,
+        stride: Any = 1,
+        padding: Any = 0,
+        dilation: Any = 1,
+        groups: int = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
+        dtype: Any = None,
+        device: Any = None,
+    ) -> None:
+        super().__init__()
+        name, nd = type(self).__name__, self._nd
+        for what, v in (("in_channels", in_channels), ("out_channels", out_channels)):
+            if not FC._is_int(v) or v <= 0:
+                raise ValueError(f"{name}: {what} must be a positive int, got {v!r}")
+        if not FC._is_int(groups) or groups <= 0:
+            raise ValueError(f"{name}: groups must be a positive int, got {groups!r}")
+        if in_channels % groups:
+            raise ValueError(
+                f"{name}: in_channels={in_channels} must be divisible by groups={groups}"
+            )
+        if out_channels % groups:
+            raise ValueError(
+                f"{name}: out_channels={out_channels} must be divisible by groups={groups}"
+            )
+        self.kernel_size = FC._tuple(name, "kernel_size", kernel_size, nd, 1)
+        self.stride = FC._tuple(name, "stride", stride, nd, 1)
+        self.dilation = FC._tuple(name, "dilation", dilation, nd, 1)
+        if isinstance(padding, str):
+            if padding not in ("same", "valid"):
+                raise ValueError(
+                    f"{name}: padding must be 'valid', 'same', an int or a tuple, got {padding!r}"
+                )
+            if padding == "same" and any(s != 1 for s in self.stride):
+                raise ValueError(
+                    f"{name}: padding='same' is not supported for strided convolutions "
+                    f"(stride {self.stride})"
+                )
+            self.padding: Union[str, Tuple[int, ...]] = padding
+        else:
+            self.padding = FC._tuple(name, "padding", padding, nd, 0)
+        if padding_mode not in FC._PAD_MODES:
+            raise ValueError(
+                f"{name}: padding_mode must be one of {list(FC._PAD_MODES)}, got {padding_mode!r}"
+            )
+        self.in_channels = int(in_channels)
+        self.out_channels = int(out_channels)
+        self.groups = int(groups)
+        self.padding_mode = padding_mode
+        dtype = np.float32 if dtype is None else dtype
+        shape = (self.out_channels, self.in_channels // self.groups, *self.kernel_size)
+        self.weight = Parameter(empty(shape, dtype=dtype))
+        if bias:
+            self.bias = Parameter(empty((self.out_channels,), dtype=dtype))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+        if device is not None and str(device) != "cpu":
+            self.to(device)
+
+    def reset_parameters(self) -> None:
+        """PyTorch's default: ``kaiming_uniform_(weight, a=sqrt(5))``, i.e. U(-1/sqrt(fan_in),
+        1/sqrt(fan_in)), and the bias from the same range; fan_in = C/groups * prod(kernel)."""
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in = self.weight.shape[1] * math.prod(self.kernel_size)
+            bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return FC._conv(
+            type(self).__name__,
+            self._nd,
+            x,
+            self.weight,
+            self.bias,
+            self.stride,
+            self.padding,
+            self.dilation,
+            self.groups,
+            self.padding_mode,
+        )
+
+    def extra_repr(self) -> str:
+        s = (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+            f"stride={self.stride}"
+        )
+        if self.padding != (0,) * self._nd:
+            s += (
+                f", padding={self.padding!r}"
+                if isinstance(self.padding, str)
+                else (f", padding={self.padding}")
+            )
+        if self.dilation != (1,) * self._nd:
+            s += f", dilation={self.dilation}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self.bias is None:
+            s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode}"
+        return s
+
+
+class Conv2d(_ConvNd):
+    """2-D convolution over ``(N, C_in, H, W)`` (or unbatched ``(C_in, H, W)``) inputs.
+
+    ``Conv2d(in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+    bias=True, padding_mode='zeros')``. ``padding``: int, pair, ``'valid'`` or ``'same'``;
+    ``groups=in_channels`` gives a depthwise convolution; ``padding_mode`` may also be
+    ``'reflect'``, ``'replicate'`` or ``'circular'``. Weight ``(C_out, C_in / groups, kH, kW)``.
+    """
+
+    _nd = 2
+
+
+class Conv1d(_ConvNd):
+    """1-D convolution over ``(N, C_in, L)`` (or unbatched ``(C_in, L)``) inputs; the same
+    arguments as :class:`Conv2d` with one spatial dimension. Weight ``(C_out, C_in / groups, k)``.
+    """
+
+    _nd = 1
+
+
+class Dropout2d(Module):
+    """Channel dropout: zero whole channels of ``(N, C, H, W)`` (or ``(C, H, W)``) inputs with
+    probability ``p`` in training and scale the others by ``1 / (1 - p)``; identity in eval mode.
+    Masks come from the library generator, so ``axonal.manual_seed`` makes them repeatable."""
+
+    def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
+        super().__init__()
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
+            raise ValueError(f"Dropout2d: dropout probability has to be between 0 and 1, got {p!r}")
+        self.p = float(p)
+        self.inplace = inplace
+
+    def forward(self, x: Tensor) -> Tensor:
+        return FC.dropout2d(x, self.p, self.training)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, inplace={self.inplace}"

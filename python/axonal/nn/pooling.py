@@ -1,0 +1,120 @@
+"""Pooling layers: ``MaxPool2d``, ``AvgPool2d``, ``AdaptiveAvgPool2d`` (PyTorch semantics)."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from ..tensor import Tensor
+from . import functional_conv as FC
+from .module import Module
+
+__all__ = ["MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d"]
+
+
+def _check_static(name: str, kernel_size: Any, stride: Any, padding: Any, dilation: Any) -> tuple:
+    k = FC._tuple(name, "kernel_size", kernel_size, 2, 1)
+    if stride is not None:
+        FC._tuple(name, "stride", stride, 2, 1)
+    p = FC._tuple(name, "padding", padding, 2, 0)
+    FC._tuple(name, "dilation", dilation, 2, 1)
+    if p[0] > k[0] // 2 or p[1] > k[1] // 2:
+        raise ValueError(f"{name}: padding {p} must be at most half of kernel_size {k}")
+    return k
+
+
+class MaxPool2d(Module):
+    """Max over ``kernel_size`` windows of ``(N, C, H, W)`` or ``(C, H, W)`` inputs.
+
+    ``stride`` defaults to ``kernel_size``; ``padding`` (at most half the kernel) pads with -inf;
+    ``ceil_mode`` rounds the output size up (the last window must start inside the input);
+    ``return_indices`` also returns the flat ``h * W + w`` index of every maximum (int64).
+    """
+
+    def __init__(
+        self,
+        kernel_size: Any,
+        stride: Any = None,
+        padding: Any = 0,
+        dilation: Any = 1,
+        return_indices: bool = False,
+        ceil_mode: bool = False,
+    ) -> None:
+        super().__init__()
+        _check_static("MaxPool2d", kernel_size, stride, padding, dilation)
+        self.kernel_size = kernel_size
+        self.stride = kernel_size if stride is None else stride
+        self.padding = padding
+        self.dilation = dilation
+        self.return_indices = bool(return_indices)
+        self.ceil_mode = bool(ceil_mode)
+
+    def forward(self, x: Tensor) -> Any:
+        return FC._max_pool2d(
+            "MaxPool2d",
+            x,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.dilation,
+            self.ceil_mode,
+            self.return_indices,
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+            f"dilation={self.dilation}, ceil_mode={self.ceil_mode}"
+        )
+
+
+class AvgPool2d(Module):
+    """Mean over ``kernel_size`` windows. ``count_include_pad`` (default True) divides by the
+    full window size, zero padding included; ``divisor_override`` replaces the divisor."""
+
+    def __init__(
+        self,
+        kernel_size: Any,
+        stride: Any = None,
+        padding: Any = 0,
+        ceil_mode: bool = False,
+        count_include_pad: bool = True,
+        divisor_override: Optional[int] = None,
+    ) -> None:
+        super().__init__()
+        _check_static("AvgPool2d", kernel_size, stride, padding, 1)
+        self.kernel_size = kernel_size
+        self.stride = kernel_size if stride is None else stride
+        self.padding = padding
+        self.ceil_mode = bool(ceil_mode)
+        self.count_include_pad = bool(count_include_pad)
+        self.divisor_override = divisor_override
+
+    def forward(self, x: Tensor) -> Tensor:
+        return FC._avg_pool2d(
+            "AvgPool2d",
+            x,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.ceil_mode,
+            self.count_include_pad,
+            self.divisor_override,
+        )
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AdaptiveAvgPool2d(Module):
+    """Average pooling to a fixed ``output_size`` (int or pair; None keeps that dimension):
+    ``AdaptiveAvgPool2d(1)`` is global average pooling."""
+
+    def __init__(self, output_size: Any) -> None:
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, x: Tensor) -> Tensor:
+        return FC._adaptive_avg_pool2d("AdaptiveAvgPool2d", x, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"

@@ -1,0 +1,115 @@
+"""A NumPy-backed stand-in for CuPy, used only by ``tests/cuda/emulated/fake_gpu.py`` to run the
+GPU tests on a machine without a GPU (see there). Never on the path otherwise."""
+
+from types import SimpleNamespace as _NS
+
+import numpy as _np
+
+__version__ = "0.0-numpy-stand-in"
+
+
+class _Mem:
+    def __init__(self, arr):
+        self.ptr = arr.__array_interface__["data"][0]
+
+    def copy_from_device_async(self, src, nbytes):
+        import ctypes
+
+        ctypes.memmove(self.ptr, src.ptr, nbytes)
+
+
+class ndarray(_np.ndarray):  # noqa: N801 - the CuPy name
+    """numpy.ndarray with CuPy's ``.data.ptr`` and ``.device.id``."""
+
+    @property
+    def data(self):
+        return _Mem(self)
+
+    @property
+    def device(self):
+        return _NS(id=0)
+
+
+def _w(x):
+    return x.view(ndarray) if isinstance(x, _np.ndarray) else x
+
+
+float32, float64, int64, int32, int16 = _np.float32, _np.float64, _np.int64, _np.int32, _np.int16
+uint8, uint16 = _np.uint8, _np.uint16
+nan = _np.nan
+
+
+def empty(shape, dtype=float):
+    a = _np.empty(shape, dtype)
+    a.fill(_np.nan if a.dtype.kind == "f" else 99)  # poisoned, as fresh device memory may be
+    return _w(a)
+
+
+def asarray(x, dtype=None):
+    return _w(_np.array(x, dtype=dtype))  # a copy, as a host -> device transfer
+
+
+def asnumpy(x):
+    return _np.array(x).view(_np.ndarray)
+
+
+def _wrap(f):
+    return lambda *a, **k: _w(f(*a, **k))
+
+
+for _name in (
+    "ascontiguousarray asfortranarray ones zeros full full_like ones_like zeros_like empty_like "
+    "arange moveaxis broadcast_to matmul abs any isnan"
+).split():
+    globals()[_name] = _wrap(getattr(_np, _name))
+
+
+class _Pool:
+    def malloc(self, n):
+        return None
+
+    def used_bytes(self):
+        return 0
+
+    def total_bytes(self):
+        return 0
+
+    def free_all_blocks(self):
+        pass
+
+
+_pool = _Pool()
+_allocator = [_pool.malloc]
+
+
+def get_default_memory_pool():
+    return _pool
+
+
+class _Event:
+    def record(self, stream=None):
+        import time
+
+        self.t = time.perf_counter()
+
+    def synchronize(self):
+        pass
+
+
+class _Generator:
+    def __init__(self, seed=None):
+        self._g = _np.random.default_rng(seed)
+
+    def standard_normal(self, size, dtype=_np.float64):
+        return _w(self._g.standard_normal(size).astype(dtype))
+
+
+random = _NS(default_rng=_Generator, seed=lambda s: None)
+cuda = _NS(
+    get_current_stream=lambda: _NS(ptr=0),
+    runtime=_NS(getDevice=lambda: 0, memGetInfo=lambda: (1, 2)),
+    set_allocator=lambda f: _allocator.__setitem__(0, f),
+    get_allocator=lambda: _allocator[0],
+    Event=_Event,
+    get_elapsed_time=lambda a, b: (b.t - a.t) * 1e3,
+)

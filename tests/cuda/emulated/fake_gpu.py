@@ -1,0 +1,165 @@
+"""pytest plugin: run the CUDA tests on a machine without a GPU, through the host emulator.
+
+    PYTHONPATH=<axonal with _cuda>:tests/cuda/emulated python -m pytest -p fake_gpu tests/cuda
+
+It pretends one GPU exists, puts the NumPy-backed stand-in ``cupy`` of this folder on the path,
+and routes the ``axonal._cuda`` kernel entries to ``_cuda.emulate_*`` (the kernels' own phase
+functions run on the CPU, see csrc/cuda/emulate.cuh) on host memory addressed by the same
+pointers. So ``axonal.backend.cuda`` (validation, layouts, strides, batching, conv / pool
+geometry) and the GEMM / conv2d / pooling / softmax kernel logic run end to end. Not covered:
+TF32 / BF16 (computed here with NumPy: only the adapter plumbing is checked), the bias gradient
+(NumPy), concurrency, streams, timing. Tests that need a real GPU are skipped.
+"""
+
+import ctypes
+
+import numpy as np
+import pytest
+
+import axonal
+import axonal.cuda
+from axonal import _cuda
+
+NEEDS_REAL_GPU = {
+    "test_runs_on_the_current_stream": "needs CUDA streams",
+    "test_errors": "the C++ launcher's own messages are replaced here",
+    "test_device_utilities": "needs a real device",
+    "test_without_gpu": "a GPU is being faked",
+}
+
+axonal.cuda.device_count = lambda: 1
+axonal.cuda.get_device_properties = lambda d=0: dict(
+    name="emulated", major=9, minor=0, multi_processor_count=132
+)
+_real = {n: getattr(_cuda, n) for n in dir(_cuda) if not n.startswith("_")}
+_NP = {0: np.float32, 1: np.float64}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        reason = NEEDS_REAL_GPU.get(item.name.split("[")[0])
+        if reason:
+            item.add_marker(pytest.mark.skip(reason=f"fake_gpu: {reason}"))
+
+
+def _raw(ptr, n, dtype):
+    """The n elements of host memory at ptr as a NumPy array (a dummy for none)."""
+    dt = np.dtype(dtype)
+    if n <= 0 or ptr == 0:
+        return np.zeros(1, dt)
+    buf = (ctypes.c_char * (n * dt.itemsize)).from_address(ptr)
+    return np.frombuffer(buf, dtype=dt, count=n)
+
+
+def _span(batch, rows, cols, ld, bs):
+    return 0 if batch == 0 or rows == 0 or cols == 0 else (batch - 1) * bs + (rows - 1) * ld + cols
+
+
+def gemm(ic, oc, tf32, ta, tb, M, N, K, alpha, a, lda, sa, b, ldb, sb, beta, c, ldc, sc, batch, _s):
+    na = _span(batch, K if ta else M, M if ta else K, lda, sa)
+    nb = _span(batch, N if tb else K, K if tb else N, ldb, sb)
+    nc = _span(batch, M, N, ldc, sc)
+    if ic == 2 or tf32:  # tensor-core paths: NumPy float64 products (plumbing only)
+
+        def load(p, n):
+            if ic == 2:
+                return (_raw(p, n, np.uint16).astype(np.uint32) << 16).view(np.float32)
+            return _raw(p, n, np.float32)
+
+        A, B = load(a, na).astype(np.float64), load(b, nb).astype(np.float64)
+        C = _raw(c, nc, _NP[oc])
+        view = np.lib.stride_tricks.as_strided
+        for i in range(batch):
+            am = view(A[i * sa :], (K, M) if ta else (M, K), (lda * 8, 8))
+            bm = view(B[i * sb :], (N, K) if tb else (K, N), (ldb * 8, 8))
+            cm = view(C[i * sc :], (M, N), (ldc * C.itemsize, C.itemsize))
+            r = alpha * ((am.T if ta else am) @ (bm.T if tb else bm))
+            cm[...] = r + beta * cm if beta else r
+        return
+    dt = _NP[ic]
+    _real["emulate_gemm"](
+        _raw(a, na, dt), _raw(b, nb, dt), _raw(c, nc, dt), ta, tb, M, N, K, alpha, lda, sa, ldb,
+        sb, beta, ldc, sc, batch,
+    )  # fmt: skip
+
+
+def _conv_sizes(g):
+    n, c, h, w, k, r, s, p, q = g[:9]
+    return n * c * h * w, n * k * p * q, k * (c // g[15]) * r * s
+
+
+def conv2d_forward(dt, g, x, w, b, y, _s):
+    nx, ny, nw = _conv_sizes(g)
+    bias = _raw(b, g[4], _NP[dt]) if b else None
+    _real["emulate_conv2d"](
+        0, g, _raw(x, nx, _NP[dt]), _raw(w, nw, _NP[dt]), bias, _raw(y, ny, _NP[dt])
+    )
+
+
+def conv2d_backward_input(dt, g, dy, w, dx, _s):
+    nx, ny, nw = _conv_sizes(g)
+    _real["emulate_conv2d"](
+        1, g, _raw(dy, ny, _NP[dt]), _raw(w, nw, _NP[dt]), None, _raw(dx, nx, _NP[dt])
+    )
+
+
+def conv2d_backward_weight(dt, g, dy, x, dw, _s):
+    nx, ny, nw = _conv_sizes(g)
+    _real["emulate_conv2d"](
+        2, g, _raw(dy, ny, _NP[dt]), _raw(x, nx, _NP[dt]), None, _raw(dw, nw, _NP[dt])
+    )
+
+
+def conv2d_backward_bias(dt, N, K, L, dy, db, _s):
+    _raw(db, K, _NP[dt])[:] = _raw(dy, N * K * L, _NP[dt]).reshape(N, K, L).sum(axis=(0, 2))
+
+
+def _pool(kind):
+    def run(dt, g, *args):
+        n, c, h, w, p, q = g[:6]
+        nin, nout = n * c * h * w, n * c * p * q
+        inc, div = (args[0], args[1]) if kind in (2, 3) else (True, 0)
+        ptrs = args[2:-1] if kind in (2, 3) else args[:-1]
+        fwd = kind % 2 == 0
+        idx = None
+        if kind == 0:
+            src, dst, ip = ptrs
+            idx = _raw(ip, nout, np.int64)
+        elif kind == 1:
+            src, ip, dst = ptrs
+            idx = _raw(ip, nout, np.int64)
+        else:
+            src, dst = ptrs
+        a = _raw(src, nin if fwd else nout, _NP[dt])
+        _real["emulate_pool2d"](kind, g, inc, div, a, idx, _raw(dst, nout if fwd else nin, _NP[dt]))
+
+    return run
+
+
+def softmax_forward(dt, log, x, y, rows, cols, _s):
+    n = rows * cols
+    _real["emulate_softmax"](False, log, _raw(x, n, _NP[dt]), None, _raw(y, n, _NP[dt]), rows, cols)
+
+
+def softmax_backward(dt, log, y, dy, dx, rows, cols, _s):
+    n = rows * cols
+    a, g, o = _raw(y, n, _NP[dt]), _raw(dy, n, _NP[dt]), _raw(dx, n, _NP[dt])
+    _real["emulate_softmax"](True, log, a, g, o, rows, cols)
+
+
+for _name, _fn in dict(
+    gemm=gemm,
+    conv2d_forward=conv2d_forward,
+    conv2d_backward_input=conv2d_backward_input,
+    conv2d_backward_weight=conv2d_backward_weight,
+    conv2d_backward_bias=conv2d_backward_bias,
+    max_pool2d_forward=_pool(0),
+    max_pool2d_backward=_pool(1),
+    avg_pool2d_forward=_pool(2),
+    avg_pool2d_backward=_pool(3),
+    adaptive_avg_pool2d_forward=_pool(4),
+    adaptive_avg_pool2d_backward=_pool(5),
+    softmax_forward=softmax_forward,
+    softmax_backward=softmax_backward,
+).items():
+    setattr(_cuda, _name, _fn)

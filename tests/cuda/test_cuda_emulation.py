@@ -1,0 +1,265 @@
+"""The CUDA kernels' block logic, run on the CPU by the host emulator in ``axonal._cuda``.
+
+``_cuda.emulate_*`` execute the very phase functions the GEMM / conv2d / pooling / softmax kernels
+execute (thread by thread between barriers, shared memory poisoned with NaN, warp shuffles played
+out lane by lane), so tile, edge, transpose, index and reduction errors show up here on machines
+without a GPU. They need the ``_cuda`` extension (a CUDA build) but no GPU; the tensor-core (WMMA)
+kernels and real concurrency are covered by the GPU tests only.
+"""
+
+import numpy as np
+import pytest
+
+from axonal import backend, cuda
+
+if not cuda.is_built():
+    pytest.skip("the _cuda extension is not built (CPU-only build)", allow_module_level=True)
+
+from axonal import _cuda  # noqa: E402
+
+ref = backend.get("numpy")
+
+
+def rel_err(got, want):
+    scale = max(np.abs(want).max(initial=0.0), 1e-30)
+    return np.abs(got.astype(np.float64) - want).max(initial=0.0) / scale
+
+
+def emu_gemm(a, b, ta, tb, alpha=1.0, beta=0.0, c=None, allow_vec=True):
+    """Runs the emulated kernel on 2-D or 3-D C-contiguous operands."""
+    a3 = a if a.ndim == 3 else a[None]
+    b3 = b if b.ndim == 3 else b[None]
+    batch = max(a3.shape[0], b3.shape[0])
+    m = a3.shape[2] if ta else a3.shape[1]
+    k = a3.shape[1] if ta else a3.shape[2]
+    n = b3.shape[1] if tb else b3.shape[2]
+    if c is None:
+        c = np.full((batch, m, n), np.nan, dtype=a.dtype)  # beta = 0 must not read C
+    sa = a3.shape[1] * a3.shape[2] if a3.shape[0] > 1 else 0
+    sb = b3.shape[1] * b3.shape[2] if b3.shape[0] > 1 else 0
+    _cuda.emulate_gemm(
+        np.ascontiguousarray(a3),
+        np.ascontiguousarray(b3),
+        c,
+        ta,
+        tb,
+        m,
+        n,
+        k,
+        alpha,
+        max(1, a3.shape[2]),
+        sa,
+        max(1, b3.shape[2]),
+        sb,
+        beta,
+        max(1, n),
+        m * n,
+        batch,
+        allow_vec,
+    )
+    return c
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("allow_vec", [True, False])
+def test_gemm_edges_and_transposes(dtype, allow_vec, rng):
+    shapes = [(1, 1, 1), (3, 5, 7), (128, 128, 8), (129, 131, 9), (64, 200, 33), (130, 4, 0)]
+    shapes += [tuple(int(v) for v in rng.integers(1, 150, 3)) for _ in range(3)]
+    for m, n, k in shapes:
+        for ta in (False, True):
+            for tb in (False, True):
+                a = rng.standard_normal((k, m) if ta else (m, k)).astype(dtype)
+                b = rng.standard_normal((n, k) if tb else (k, n)).astype(dtype)
+                got = emu_gemm(a, b, ta, tb, allow_vec=allow_vec)[0]
+                want = (a.T if ta else a).astype(np.float64) @ (b.T if tb else b).astype(np.float64)
+                if k == 0:
+                    assert np.all(got == 0), (m, n, k)
+                    continue
+                err = rel_err(got, want)
+                assert err <= (1e-5 if dtype == np.float32 else 1e-12), (m, n, k, ta, tb, err)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gemm_alpha_beta_batch_broadcast(dtype, rng):
+    m, n, k, batch = 70, 133, 21, 3
+    a = rng.standard_normal((batch, m, k)).astype(dtype)
+    b = rng.standard_normal((k, n)).astype(dtype)  # broadcast over the batch (stride 0)
+    c0 = rng.standard_normal((batch, m, n)).astype(dtype)
+    got = emu_gemm(a, b, False, False, alpha=0.5, beta=-2.0, c=c0.copy())
+    want = 0.5 * (a.astype(np.float64) @ b.astype(np.float64)) - 2.0 * c0
+    assert rel_err(got, want) <= (1e-5 if dtype == np.float32 else 1e-12)
+    # alpha = 0: C = beta C without reading A or B (NaN there must not leak)
+    a_nan = np.full_like(a, np.nan)
+    got0 = emu_gemm(a_nan, b, False, False, alpha=0.0, beta=3.0, c=c0.copy())
+    np.testing.assert_allclose(got0, 3.0 * c0, rtol=1e-6)
+
+
+def test_gemm_rejects_short_buffers():
+    a = np.zeros((4, 4), np.float32)
+    c = np.zeros((4, 4), np.float32)
+    with pytest.raises(ValueError, match="emulate_gemm"):
+        _cuda.emulate_gemm(a, a, c, False, False, 5, 4, 4, 1.0, 4, 0, 4, 0, 0.0, 4, 0, 1)
+
+
+CONV_CASES = [
+    # (N, C, H, W), (K, R, S), stride, padding, dilation, groups
+    ((2, 3, 9, 11), (5, 3, 3), (1, 1), (1, 1), (1, 1), 1),
+    ((1, 4, 8, 8), (6, 3, 2), (2, 3), (1, 0), (1, 2), 2),
+    ((3, 2, 7, 5), (4, 1, 1), (1, 1), (0, 0), (1, 1), 1),
+    ((2, 6, 10, 9), (6, 3, 3), (2, 2), (2, 1), (2, 1), 6),  # depthwise
+    ((1, 3, 5, 6), (130, 2, 2), (1, 1), (0, 1), (1, 1), 1),  # 128-row tiles, M edge
+    ((2, 8, 12, 13), (16, 5, 3), (3, 2), (2, 1), (1, 1), 4),
+]
+
+
+def conv_geom(xs, ks, stride, padding, dilation, groups):
+    n, c, h, w = xs
+    k, r, s = ks
+    p = (h + 2 * padding[0] - dilation[0] * (r - 1) - 1) // stride[0] + 1
+    q = (w + 2 * padding[1] - dilation[1] * (s - 1) - 1) // stride[1] + 1
+    geom = [n, c, h, w, k, r, s, p, q, *stride, *padding, *dilation, groups]
+    return geom, (n, k, p, q), (k, c // groups, r, s)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", range(len(CONV_CASES)))
+def test_conv2d_three_passes(dtype, case, rng):
+    xs, ks, stride, padding, dilation, groups = CONV_CASES[case]
+    geom, ys, ws = conv_geom(xs, ks, stride, padding, dilation, groups)
+    x = rng.standard_normal(xs).astype(dtype)
+    w = rng.standard_normal(ws).astype(dtype)
+    b = rng.standard_normal(ws[0]).astype(dtype)
+    dy = rng.standard_normal(ys).astype(dtype)
+    args = (stride, padding, dilation, groups)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+
+    y = np.full(ys, np.nan, dtype)
+    _cuda.emulate_conv2d(0, geom, x, w, b, y)
+    assert rel_err(y, ref.conv2d_forward(x, w, b, *args).astype(np.float64)) <= tol
+
+    dx = np.full(xs, np.nan, dtype)
+    _cuda.emulate_conv2d(1, geom, dy, w, None, dx)
+    want = ref.conv2d_backward_input(dy, w, xs, *args).astype(np.float64)
+    assert rel_err(dx, want) <= tol
+
+    want_dw = ref.conv2d_backward_weight(dy, x, ws, *args).astype(np.float64)
+    for splits in (0, 1, 3):
+        dw = np.full(ws, np.nan, dtype)
+        _cuda.emulate_conv2d(2, geom, dy, x, None, dw, splits)
+        assert rel_err(dw, want_dw) <= tol, splits
+
+
+def pool_geom(xs, k, s, p, d, ceil_mode):
+    n, c, h, w = xs
+
+    def out(length, kk, ss, pp, dd):
+        num = length + 2 * pp - dd * (kk - 1) - 1 + (ss - 1 if ceil_mode else 0)
+        o = num // ss + 1
+        if ceil_mode and (o - 1) * ss >= length + pp:
+            o -= 1
+        return o
+
+    pq = (out(h, k[0], s[0], p[0], d[0]), out(w, k[1], s[1], p[1], d[1]))
+    return [n, c, h, w, *pq, *k, *s, *p, *d], pq
+
+
+POOL_CASES = [
+    ((2, 3, 8, 9), (2, 2), (2, 2), (0, 0), (1, 1), False),
+    ((1, 2, 7, 7), (3, 3), (2, 2), (1, 1), (1, 1), True),
+    ((2, 1, 9, 6), (3, 2), (1, 2), (1, 1), (2, 1), False),
+    ((1, 2, 5, 5), (4, 4), (3, 3), (2, 2), (1, 1), True),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", range(len(POOL_CASES)))
+def test_pooling(dtype, case, rng):
+    xs, k, s, p, d, ceil_mode = POOL_CASES[case]
+    geom, (pp, qq) = pool_geom(xs, k, s, p, d, ceil_mode)
+    ys = (xs[0], xs[1], pp, qq)
+    x = rng.standard_normal(xs).astype(dtype)
+    x.flat[3] = x.flat[4]  # a tie
+    dy = rng.standard_normal(ys).astype(dtype)
+
+    y = np.full(ys, np.nan, dtype)
+    idx = np.full(ys, -7, np.int64)
+    _cuda.emulate_pool2d(0, geom, True, 0, x, idx, y)
+    want_y, want_idx = ref.max_pool2d_forward(x, k, s, p, d, ceil_mode)
+    np.testing.assert_array_equal(y, want_y)
+    np.testing.assert_array_equal(idx, want_idx)
+    dx = np.full(xs, np.nan, dtype)
+    _cuda.emulate_pool2d(1, geom, True, 0, dy, idx, dx)
+    np.testing.assert_allclose(dx, ref.max_pool2d_backward(dy, idx, xs), rtol=1e-6, atol=1e-6)
+
+    if d == (1, 1):
+        for include_pad in (True, False):
+            for divisor in (0, 3):
+                div = None if divisor == 0 else divisor
+                y = np.full(ys, np.nan, dtype)
+                _cuda.emulate_pool2d(2, geom, include_pad, divisor, x, None, y)
+                want = ref.avg_pool2d_forward(x, k, s, p, ceil_mode, include_pad, div)
+                np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-6)
+                dx = np.full(xs, np.nan, dtype)
+                _cuda.emulate_pool2d(3, geom, include_pad, divisor, dy, None, dx)
+                want = ref.avg_pool2d_backward(dy, xs, k, s, p, ceil_mode, include_pad, div)
+                np.testing.assert_allclose(dx, want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "hw,out", [((7, 9), (3, 4)), ((5, 5), (5, 5)), ((6, 4), (1, 1)), ((3, 8), (5, 3))]
+)
+def test_adaptive_avg_pool(hw, out, rng):
+    xs = (2, 3, *hw)
+    x = rng.standard_normal(xs)
+    geom = [*xs, *out, 1, 1, 1, 1, 0, 0, 1, 1]
+    y = np.full((2, 3, *out), np.nan)
+    _cuda.emulate_pool2d(4, geom, True, 0, x, None, y)
+    np.testing.assert_allclose(y, ref.adaptive_avg_pool2d_forward(x, out), rtol=1e-12, atol=1e-12)
+    dy = rng.standard_normal((2, 3, *out))
+    dx = np.full(xs, np.nan)
+    _cuda.emulate_pool2d(5, geom, True, 0, dy, None, dx)
+    np.testing.assert_allclose(dx, ref.adaptive_avg_pool2d_backward(dy, xs), rtol=1e-12, atol=1e-12)
+
+
+def softmax_ref(x, log):
+    x64 = x.astype(np.float64)
+    m = x64.max(axis=-1, keepdims=True)
+    lse = m + np.log(np.exp(x64 - m).sum(axis=-1, keepdims=True))
+    return x64 - lse if log else np.exp(x64 - lse)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("log", [False, True])
+def test_softmax_rows(dtype, log, rng):
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    for cols in (1, 5, 32, 33, 64, 65, 200, 512, 1000, 1024, 1025, 3000):
+        rows = 3
+        x = (rng.standard_normal((rows, cols)) * 8 + 40).astype(dtype)
+        y = np.full_like(x, np.nan)
+        _cuda.emulate_softmax(False, log, x, None, y, rows, cols)
+        want = softmax_ref(x, log)
+        assert rel_err(y, want) <= tol, (cols, log)
+        dy = rng.standard_normal(x.shape).astype(dtype)
+        yy = want.astype(dtype)
+        dx = np.full_like(x, np.nan)
+        _cuda.emulate_softmax(True, log, yy, dy, dx, rows, cols)
+        y64 = yy.astype(np.float64)
+        if log:
+            want_dx = dy - np.exp(y64) * dy.sum(axis=-1, keepdims=True)
+        else:
+            want_dx = y64 * (dy - (dy * y64).sum(axis=-1, keepdims=True))
+        assert rel_err(dx, want_dx) <= 10 * tol, (cols, log)
+
+
+@pytest.mark.parametrize("cols", [3, 40, 2000])
+def test_softmax_special_values(cols):
+    x = np.zeros((3, cols), np.float32)
+    x[0, :] = -np.inf
+    x[0, cols // 2] = 2.0  # one finite entry: probability 1
+    x[1, :] = -np.inf  # all -inf: NaN, as in PyTorch
+    x[2, 0] = 1e30  # huge values stay finite
+    y = np.full_like(x, -1.0)
+    _cuda.emulate_softmax(False, False, x, None, y, 3, cols)
+    assert y[0, cols // 2] == 1.0 and np.all(np.delete(y[0], cols // 2) == 0.0)
+    assert np.isnan(y[1]).all()
+    assert y[2, 0] == 1.0 and np.all(y[2, 1:] == 0.0)
