@@ -14,6 +14,7 @@ measured to add beyond its output (Linux), and the algorithm the planner picked 
 from __future__ import annotations
 
 import os
+import sys
 
 # NumPy's OpenBLAS worker threads busy-wait for ~0.1 s after every BLAS call; on a small machine
 # that steals a core from whichever library is timed next in the interleaved loop. Let them go to
@@ -21,10 +22,24 @@ import os
 # be set before NumPy is imported.
 os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
+
+def _threads_arg(argv: list):
+    """The value of --threads, read before NumPy is imported so that its BLAS gets the same
+    thread count as axonal and PyTorch."""
+    for i, a in enumerate(argv):
+        if a == "--threads" and i + 1 < len(argv):
+            return argv[i + 1]
+        if a.startswith("--threads="):
+            return a.split("=", 1)[1]
+    return None
+
+
+if __name__ == "__main__" and _threads_arg(sys.argv[1:]):
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", _threads_arg(sys.argv[1:]))
+
 import argparse  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
-import sys  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402

@@ -513,9 +513,10 @@ bool all_finite(const T* a, index_t n) {
 }
 
 // Zero-padded copy of input rows [ih0, ih0 + hc) (ih0 may be negative) of the channels of `in`
-// (cin_g planes of hin x win) into xp (cin_g, hc, wp). Returns whether every value is finite.
+// (cin_g planes of hin x win) into xp (cin_g, hc, wp). With check_finite: returns whether every
+// value is finite (else true).
 template <typename T>
-bool pad_rows(const Implicit& im, const T* in, index_t ih0, T* xp) {
+bool pad_rows(const Implicit& im, const T* in, index_t ih0, T* xp, bool check_finite = false) {
   const index_t plane = im.hin * im.win;
   bool finite = true;
   for (index_t c = 0; c < im.cin_g; ++c) {
@@ -530,7 +531,7 @@ bool pad_rows(const Implicit& im, const T* in, index_t ih0, T* xp) {
       const T* src = in + c * plane + ih * im.win;
       std::copy(src, src + im.win, dst + im.pad_w);
       std::fill(dst + im.pad_w + im.win, dst + im.wp, T(0));
-      finite = finite && all_finite(src, im.win);
+      if (check_finite) finite = finite && all_finite(src, im.win);
     }
   }
   std::fill(xp + im.cin_g * im.hc * im.wp, xp + im.xp_elems, T(0));
@@ -647,8 +648,9 @@ void implicit_backward_weight(const Conv2dParams& p, const Plan& pl, const T* dy
     for (index_t it = lo; it < hi; ++it) {
       const index_t ch = it % im.nchunks, ng = it / im.nchunks, n = ng / G, g = ng % G;
       const index_t p0 = ch * im.rows, p1 = std::min(im.pout, p0 + im.rows), rows = p1 - p0;
-      const bool finite =
-          pad_rows(im, x + n * x_img + g * im.cin_g * p.H * p.W, p0 * im.sh - im.pad_h, xp);
+      // (the flat dot kernel multiplies x by dy's zero padding: it needs to know x is finite)
+      const bool finite = pad_rows(im, x + n * x_img + g * im.cin_g * p.H * p.W,
+                                   p0 * im.sh - im.pad_h, xp, !im.kvec);
       const T* d = dy + (n * p.K + g * Kg) * PQ + p0 * Q;
       if (im.kvec) {  // dy transposed into panels of output channels: dyx[panel][j][width]
         conv_pack_dyt_avx2<T>(Kg, rows * Q, d, PQ, dyx);

@@ -387,6 +387,13 @@ void adaptive_avg_pool2d_forward(const Pool2dParams& p, const T* x, T* y, int nu
   if (planes * PQ == 0) return;
   const int nt = pool_threads(num_threads, double(planes) * double(HW + PQ));
   if (PQ == 1) {  // global average pooling
+#ifdef AXONAL_X86
+    if (simd_path() == SimdPath::avx2) {
+      over_planes(nt, planes,
+                  [&](int, index_t lo, index_t hi) { global_avg_pool_avx2(lo, hi, HW, x, y); });
+      return;
+    }
+#endif
     const T inv_count = T(HW);
     over_planes(nt, planes, [&](int, index_t lo, index_t hi) {
       for (index_t plane = lo; plane < hi; ++plane)

@@ -66,6 +66,9 @@ void avg_pool2x2_avx2(index_t lo, index_t hi, index_t H, index_t W, double divis
                       double* y);
 void avg_pool2x2_backward_avx2(index_t lo, index_t hi, index_t H, index_t W, float divisor,
                                const float* dy, float* dx);
+// y[plane] = mean of x[plane * n, (plane + 1) * n) for planes [lo, hi)
+void global_avg_pool_avx2(index_t lo, index_t hi, index_t n, const float* x, float* y);
+void global_avg_pool_avx2(index_t lo, index_t hi, index_t n, const double* x, double* y);
 void avg_pool2x2_backward_avx2(index_t lo, index_t hi, index_t H, index_t W, double divisor,
                                const double* dy, double* dx);
 

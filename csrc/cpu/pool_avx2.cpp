@@ -179,6 +179,52 @@ void avg_pool2x2_avx2(index_t lo, index_t hi, index_t H, index_t W, double divis
   }
 }
 
+// Global average pooling: y[plane] = mean of the plane's n values, planes [lo, hi).
+void global_avg_pool_avx2(index_t lo, index_t hi, index_t n, const float* x, float* y) {
+  const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const index_t nfull = n / 8 * 8;
+  const __m256i tail = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n - nfull)), idx);
+  const float count = static_cast<float>(n);
+  for (index_t plane = lo; plane < hi; ++plane) {
+    const float* a = x + plane * n;
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+    index_t i = 0;
+    for (; i + 16 <= nfull; i += 16) {
+      s0 = _mm256_add_ps(s0, _mm256_loadu_ps(a + i));
+      s1 = _mm256_add_ps(s1, _mm256_loadu_ps(a + i + 8));
+    }
+    if (i < nfull) s0 = _mm256_add_ps(s0, _mm256_loadu_ps(a + i));
+    if (n > nfull) s1 = _mm256_add_ps(s1, _mm256_maskload_ps(a + nfull, tail));
+    const __m256 s = _mm256_add_ps(s0, s1);
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_movehdup_ps(h));
+    y[plane] = _mm_cvtss_f32(h) / count;
+  }
+}
+
+void global_avg_pool_avx2(index_t lo, index_t hi, index_t n, const double* x, double* y) {
+  const __m256i idx = _mm256_setr_epi64x(0, 1, 2, 3);
+  const index_t nfull = n / 4 * 4;
+  const __m256i tail = _mm256_cmpgt_epi64(_mm256_set1_epi64x(n - nfull), idx);
+  const double count = static_cast<double>(n);
+  for (index_t plane = lo; plane < hi; ++plane) {
+    const double* a = x + plane * n;
+    __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
+    index_t i = 0;
+    for (; i + 8 <= nfull; i += 8) {
+      s0 = _mm256_add_pd(s0, _mm256_loadu_pd(a + i));
+      s1 = _mm256_add_pd(s1, _mm256_loadu_pd(a + i + 4));
+    }
+    if (i < nfull) s0 = _mm256_add_pd(s0, _mm256_loadu_pd(a + i));
+    if (n > nfull) s1 = _mm256_add_pd(s1, _mm256_maskload_pd(a + nfull, tail));
+    const __m256d s = _mm256_add_pd(s0, s1);
+    __m128d h = _mm_add_pd(_mm256_castpd256_pd128(s), _mm256_extractf128_pd(s, 1));
+    h = _mm_add_sd(h, _mm_unpackhi_pd(h, h));
+    y[plane] = _mm_cvtsd_f64(h) / count;
+  }
+}
+
 // dx (planes H x W, overwritten) = dy / divisor spread over each 2x2 window; the odd last row /
 // column (no window) gets 0.
 void avg_pool2x2_backward_avx2(index_t lo, index_t hi, index_t H, index_t W, float divisor,

@@ -171,7 +171,12 @@ def test_adaptive_avg_pool_random(dtype, threads, rng):
         )
 
 
-def test_global_average_pool_large_planes(threads, rng):
+def test_global_average_pool_large_planes(simd, threads, rng):
+    for shape in [(2, 5, 1, 3), (3, 6, 4, 4), (2, 7, 7, 7)]:  # vector tails, whole vectors
+        for dtype in (np.float32, np.float64):
+            x = rng.standard_normal(shape).astype(dtype)
+            y = cpu.adaptive_avg_pool2d_forward(x, 1)
+            assert_close(y, ref.adaptive_avg_pool2d_forward(x, 1), dtype, f"global {shape}")
     x = rng.standard_normal((3, 70, 23, 31)).astype(np.float32)
     y = cpu.adaptive_avg_pool2d_forward(x, 1)
     np.testing.assert_allclose(y[:, :, 0, 0], x.astype(np.float64).mean(axis=(2, 3)), atol=1e-6)
