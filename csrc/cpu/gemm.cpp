@@ -30,14 +30,14 @@ template <>
 GemmBlocking default_blocking<float>() {
   static const GemmBlocking b{env_or("AXONAL_GEMM_MC", 144), env_or("AXONAL_GEMM_KC", 256),
                               env_or("AXONAL_GEMM_NC", 4080),
-                              env_or("AXONAL_GEMM_DIRECT_BYTES", 1 << 19)};
+                              env_or("AXONAL_GEMM_DIRECT_BYTES", 2000000)};
   return b;
 }
 template <>
 GemmBlocking default_blocking<double>() {
   static const GemmBlocking b{env_or("AXONAL_GEMM_MC_F64", 96), env_or("AXONAL_GEMM_KC_F64", 256),
                               env_or("AXONAL_GEMM_NC_F64", 2040),
-                              env_or("AXONAL_GEMM_DIRECT_BYTES", 1 << 19)};
+                              env_or("AXONAL_GEMM_DIRECT_BYTES", 2000000)};
   return b;
 }
 

@@ -47,21 +47,31 @@ def _blas_name() -> str:
 
 
 def _time_interleaved(fns: list, target_s: float, min_reps: int = 5) -> list:
-    """Median seconds of each function, calls interleaved round-robin; ~target_s per function."""
+    """Median seconds per call of each function, measured in interleaved rounds.
+
+    Each round runs every function in turn as a short block: first untimed calls for ``settle``
+    seconds (another library's thread pool may still be spinning on the second core after its
+    own block; the settling calls keep that out of the timings), then timed calls. The medians
+    over all rounds are returned.
+    """
     for f in fns:  # warm-up (page faults, thread pools, caches)
         f()
     t0 = time.perf_counter()
     fns[0]()
     est = max(time.perf_counter() - t0, 1e-7)
-    reps = max(min_reps, min(5000, int(target_s / est)))
-    inner = max(1, min(50, int(2e-3 / est)))  # batch very short calls so timer overhead vanishes
+    settle = 0.02
+    rounds = max(min_reps, min(25, int(target_s / max(est * 4, 0.01))))
+    per_block = max(3, int(target_s / rounds / est))
     samples = [[] for _ in fns]
-    for _ in range(max(min_reps, reps // inner)):
+    for _ in range(rounds):
         for i, f in enumerate(fns):
-            t = time.perf_counter()
-            for _ in range(inner):
+            t_end = time.perf_counter() + settle
+            while time.perf_counter() < t_end:
                 f()
-            samples[i].append((time.perf_counter() - t) / inner)
+            for _ in range(per_block):
+                t = time.perf_counter()
+                f()
+                samples[i].append(time.perf_counter() - t)
     return [float(np.median(s)) for s in samples]
 
 
