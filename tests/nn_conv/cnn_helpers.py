@@ -13,7 +13,7 @@ def _torch():
     return pytest.importorskip("torch")
 
 
-def compare(rng, ours, theirs, shapes, dtype, *, no_grad=(), out_index=None):
+def compare(rng, ours, theirs, shapes, dtype, *, no_grad=(), out_index=None, grad_tol=None):
     """``ours(*axonal tensors)`` vs ``theirs(*torch tensors)`` on standard-normal inputs of
     ``shapes``: output values, then the gradient of every input (indices in ``no_grad`` are
     constants) for a random upstream gradient. Returns the two outputs."""
@@ -35,7 +35,10 @@ def compare(rng, ours, theirs, shapes, dtype, *, no_grad=(), out_index=None):
             continue
         assert x.grad is not None, f"input {i} got no gradient"
         np.testing.assert_allclose(
-            x.grad.numpy(), t.grad.numpy(), err_msg=f"gradient of input {i}", **TOL[dtype]
+            x.grad.numpy(),
+            t.grad.numpy(),
+            err_msg=f"gradient of input {i}",
+            **(grad_tol or TOL[dtype]),
         )
     return y, yt
 

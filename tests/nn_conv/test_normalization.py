@@ -153,9 +153,18 @@ def test_layer_norm_matches_torch(rng, dtype, shape, ns, affine):
     if affine:
         _randomise_affine(ours, rng)
     copy_params(ours, theirs)
-    compare(rng, ours, theirs, [shape], dtype)
+    group = int(np.prod(shape[-(len(ns) if isinstance(ns, tuple) else 1) :]))
+    compare(rng, ours, theirs, [shape], dtype, grad_tol=_single_element_tol(group, dtype))
     if affine:
         assert_grads_match(ours, theirs, dtype)
+
+
+def _single_element_tol(group_size, dtype):
+    """A group of one element has input gradient exactly 0, but torch's float32 result is
+    rounding noise amplified by 1 / sqrt(eps) (about 316), up to ~1e-3: compare loosely there."""
+    if group_size == 1 and np.dtype(dtype) == np.float32:
+        return {"rtol": 1e-4, "atol": 1e-2}
+    return None
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -169,7 +178,8 @@ def test_group_norm_matches_torch(rng, dtype, shape, groups, affine):
     if affine:
         _randomise_affine(ours, rng)
     copy_params(ours, theirs)
-    compare(rng, ours, theirs, [shape], dtype)
+    group = shape[1] // groups * int(np.prod(shape[2:]))
+    compare(rng, ours, theirs, [shape], dtype, grad_tol=_single_element_tol(group, dtype))
     if affine:
         assert_grads_match(ours, theirs, dtype)
 
