@@ -23,7 +23,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     import json
     import os
 
-    from .training.recipes import run_recipe, run_repeats
+    from .training.recipes import RECIPES, run_recipe, run_repeats
 
     common = dict(
         epochs=args.epochs,
@@ -36,14 +36,20 @@ def _cmd_train(args: argparse.Namespace) -> int:
         threads=args.threads,
         verbose=not args.quiet,
     )
+    repeats = args.repeats
+    if repeats is None:
+        # the recipe's default evaluation (breast cancer: 10 splits), unless one split or a
+        # checkpoint (which needs a single run) was asked for
+        explicit_single = args.split_seed is not None or args.checkpoint
+        repeats = 1 if explicit_single else RECIPES[args.recipe].repeats
     try:
-        if args.repeats > 1:
+        if repeats > 1:
             if args.checkpoint:
                 print(
                     "axonal train: --checkpoint needs a single run (no --repeats)", file=sys.stderr
                 )
                 return 2
-            result = run_repeats(args.recipe, repeats=args.repeats, **common)
+            result = run_repeats(args.recipe, repeats=repeats, **common)
         else:
             result = run_recipe(args.recipe, checkpoint=args.checkpoint, **common)
     except (ValueError, FileNotFoundError, ImportError) as e:
@@ -101,13 +107,15 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--lr", type=_positive_float, help="initial learning rate (AdamW)")
     sp.add_argument("--patience", type=_positive_int, help="early-stopping patience (epochs)")
     sp.add_argument(
-        "--split-seed", type=int, help="seed of the train/test split (default 0, fixed)"
+        "--split-seed",
+        type=int,
+        help="seed of the (first) train/test split (default 0); alone, it means one split",
     )
     sp.add_argument(
         "--repeats",
         type=_positive_int,
-        default=1,
-        help="repeated hold-out: run on N train/test splits, report mean/std/min/max",
+        help="repeated hold-out: run on N train/test splits (seeds split-seed, +1, ...), report "
+        "mean/std/min/max (default: 10 for mlp-breast-cancer, 1 for the others)",
     )
     sp.add_argument("--data-dir", help="folder with the dataset files (mlp-mnist: MNIST IDX)")
     sp.add_argument("--checkpoint", help="save the best weights here (safetensors)")

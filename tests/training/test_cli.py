@@ -46,13 +46,29 @@ def test_train_breast_cancer_one_epoch(tmp_path, capsys):
 
 
 def test_train_is_the_default_and_repeatable(capsys):
+    # the default recipe evaluates 10 train/test splits (repeated hold-out) ...
     assert main(["train", "--epochs", "2", "--quiet", "--seed", "5"]) == 0
     a = json.loads(capsys.readouterr().out)
-    assert main(["train", "mlp-breast-cancer", "--epochs", "2", "--quiet", "--seed", "5"]) == 0
-    b = json.loads(capsys.readouterr().out)
-    assert a["recipe"] == "mlp-breast-cancer" and a["seed"] == 5
+    assert a["recipe"] == "mlp-breast-cancer" and a["repeats"] == 10
+    assert [r["split_seed"] for r in a["runs"]] == list(range(10))
     for k in ("test_accuracy", "test_auroc", "test_sensitivity", "test_specificity"):
-        assert a[k] == b[k]
+        vals = [r[k] for r in a["runs"]]
+        assert a[k]["mean"] == pytest.approx(sum(vals) / 10) and a[k]["min"] == min(vals)
+    # ... and --split-seed alone asks for that one split, the same as split 0 of the repeats
+    assert main(["train", "mlp-breast-cancer", "--epochs", "2", "--quiet", "--seed", "5",
+                 "--split-seed", "0"]) == 0  # fmt: skip
+    b = json.loads(capsys.readouterr().out)
+    assert b["seed"] == 5 and b["split_seed"] == 0
+    for k in ("test_accuracy", "test_auroc", "test_sensitivity", "test_specificity"):
+        assert a["runs"][0][k] == b[k]
+
+
+def test_train_default_prints_epochs_of_first_split_then_summary(capsys):
+    assert main(["train", "--epochs", "1", "--repeats", "3"]) == 0
+    text = capsys.readouterr().out
+    assert text.count("epoch 1  loss") == 1  # per-epoch lines for the first split only
+    assert "split 0: accuracy" in text and "split 2: accuracy" in text
+    assert "auroc        mean" in text and "over 3 splits" in text
 
 
 def test_train_repeats_and_errors(capsys):
@@ -90,7 +106,8 @@ def test_python_dash_m_axonal_train(tmp_path):
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout.strip().splitlines()[-1])["epochs_run"] == 1
+    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert res["repeats"] == 10 and all(r["epochs_run"] == 1 for r in res["runs"])
     info = subprocess.run(
         [sys.executable, "-m", "axonal", "info"],
         capture_output=True,
