@@ -8,6 +8,7 @@ re-wrapping of arrays, grad mode read from one module global.
 
 from __future__ import annotations
 
+import operator as _operator
 import weakref
 from typing import Any, Optional, Tuple
 
@@ -616,53 +617,53 @@ class Tensor:
         return _ops.Abs.apply(self)
 
     def __floordiv__(self, other: Any) -> Tensor:
-        return _new(np.asarray(self._data // _raw(other)))
+        return _binary_nograd("floor_divide", self, other, _operator.floordiv)
 
     def __rfloordiv__(self, other: Any) -> Tensor:
-        return _new(np.asarray(_raw(other) // self._data))
+        return _binary_nograd("floor_divide", self, other, _rfloordiv)
 
     def __mod__(self, other: Any) -> Tensor:
-        return _new(np.asarray(self._data % _raw(other)))
+        return _binary_nograd("remainder", self, other, _operator.mod)
 
     # comparisons and logic: no gradient, bool results
     def __eq__(self, other: Any) -> Any:  # type: ignore[override]
         if other is None:
             return False
-        return _new(np.asarray(self._data == _raw(other)))
+        return _binary_nograd("eq", self, other, _operator.eq)
 
     def __ne__(self, other: Any) -> Any:  # type: ignore[override]
         if other is None:
             return True
-        return _new(np.asarray(self._data != _raw(other)))
+        return _binary_nograd("ne", self, other, _operator.ne)
 
     def __lt__(self, other: Any) -> Tensor:
-        return _new(np.asarray(self._data < _raw(other)))
+        return _binary_nograd("lt", self, other, _operator.lt)
 
     def __le__(self, other: Any) -> Tensor:
-        return _new(np.asarray(self._data <= _raw(other)))
+        return _binary_nograd("le", self, other, _operator.le)
 
     def __gt__(self, other: Any) -> Tensor:
-        return _new(np.asarray(self._data > _raw(other)))
+        return _binary_nograd("gt", self, other, _operator.gt)
 
     def __ge__(self, other: Any) -> Tensor:
-        return _new(np.asarray(self._data >= _raw(other)))
+        return _binary_nograd("ge", self, other, _operator.ge)
 
     def __invert__(self) -> Tensor:
         d = self._data
-        return _new(np.asarray(~d if d.dtype.kind in "biu" else np.logical_not(d)))
+        return _wrap(~d if d.dtype.kind in "biu" else np.logical_not(d))
 
     def __and__(self, other: Any) -> Tensor:
-        return _new(np.asarray(self._data & _raw(other)))
+        return _binary_nograd("bitwise_and", self, other, _operator.and_)
 
     __rand__ = __and__
 
     def __or__(self, other: Any) -> Tensor:
-        return _new(np.asarray(self._data | _raw(other)))
+        return _binary_nograd("bitwise_or", self, other, _operator.or_)
 
     __ror__ = __or__
 
     def __xor__(self, other: Any) -> Tensor:
-        return _new(np.asarray(self._data ^ _raw(other)))
+        return _binary_nograd("bitwise_xor", self, other, _operator.xor)
 
     __rxor__ = __xor__
 
@@ -676,22 +677,22 @@ class Tensor:
     less = __lt__
 
     def logical_not(self) -> Tensor:
-        return _new(np.asarray(np.logical_not(self._data)))
+        return _wrap(np.logical_not(self._data))
 
     def logical_and(self, other: Any) -> Tensor:
-        return _new(np.asarray(np.logical_and(self._data, _raw(other))))
+        return _binary_nograd("logical_and", self, other, np.logical_and)
 
     def logical_or(self, other: Any) -> Tensor:
-        return _new(np.asarray(np.logical_or(self._data, _raw(other))))
+        return _binary_nograd("logical_or", self, other, np.logical_or)
 
     def isnan(self) -> Tensor:
-        return _new(np.asarray(_xp(self._data).isnan(self._data)))
+        return _wrap(_xp(self._data).isnan(self._data))
 
     def isinf(self) -> Tensor:
-        return _new(np.asarray(_xp(self._data).isinf(self._data)))
+        return _wrap(_xp(self._data).isinf(self._data))
 
     def isfinite(self) -> Tensor:
-        return _new(np.asarray(_xp(self._data).isfinite(self._data)))
+        return _wrap(_xp(self._data).isfinite(self._data))
 
     def equal(self, other: Tensor) -> bool:
         o = _raw(other)
@@ -730,8 +731,8 @@ class Tensor:
             kwargs["out"] = tuple(x._data if isinstance(x, Tensor) else x for x in kwargs["out"])
         res = getattr(ufunc, method)(*raw, **kwargs)
         if isinstance(res, tuple):
-            return tuple(_new(np.asarray(r)) for r in res)
-        return _new(np.asarray(res)) if res is not None else None
+            return tuple(_wrap(r) for r in res)
+        return _wrap(res) if res is not None else None
 
     # ------------------------------------------------------------------ in-place ops
     def _check_inplace(self, *others: Any) -> bool:
@@ -915,6 +916,61 @@ def _const(x: Any, like: Optional[Tensor]) -> Tensor:
         if not isinstance(x, (np.ndarray, np.generic)):
             arr = arr.astype(like._data.dtype)
     return _new(arr)
+
+
+def _wrap(r: Any) -> Tensor:
+    """A result array as a Tensor: a NumPy scalar (what NumPy gives for 0-d results) becomes a
+    0-d array; NumPy and device arrays are wrapped as they are."""
+    if type(r) is _ndarray:
+        return _new(r)
+    if isinstance(r, (np.generic, bool, int, float)):
+        return _new(np.asarray(r))
+    return _new(r)
+
+
+def _rfloordiv(a: Any, b: Any) -> Any:
+    return b // a
+
+
+def _binary_nograd(op: str, t: Tensor, other: Any, fn: Any) -> Tensor:
+    """A binary op without gradient (comparisons, logic, integer division) on the arrays."""
+    b = _raw(other)
+    try:
+        return _wrap(fn(t._data, b))
+    except TypeError:
+        if not isinstance(other, Tensor):
+            raise
+        check_same_device(op, t, other)
+        if type(b) is _ndarray and b.ndim == 0:  # a 0-d CPU tensor mixes like a number
+            return _wrap(fn(t._data, b[()]))
+        raise
+
+
+def _device_of(a: Any) -> device:
+    if type(a) is _ndarray:
+        return _CPU
+    dev = getattr(a, "device", None)
+    return device("cuda", getattr(dev, "id", 0))
+
+
+def check_same_device(op: str, *args: Any) -> None:
+    """Raise RuntimeError (PyTorch's message, naming ``op``) when the Tensor / array arguments
+    live on different devices. 0-d CPU tensors and Python numbers mix with any device."""
+    seen = None
+    for a in args:
+        d = a._data if isinstance(a, Tensor) else a
+        if not hasattr(d, "shape") or not hasattr(d, "dtype"):
+            continue
+        if type(d) is _ndarray and d.ndim == 0:
+            continue
+        dev = _device_of(d)
+        if seen is None:
+            seen = dev
+        elif dev != seen:
+            raise RuntimeError(
+                f"{op}: Expected all tensors to be on the same device, but found at least two "
+                f"devices, {seen} and {dev}! (move them with .to(device), .cuda() or .cpu())"
+            )
 
 
 def _to_array(data: Any, dtype: Any, dev: Any) -> Any:

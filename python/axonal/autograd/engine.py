@@ -194,6 +194,10 @@ def _leaf(t: Tensor, g: Any, given: set, create_graph: bool, capture: Any, resul
         t.grad = gt if t.grad is None else t.grad + gt
         return
     data = t._data
+    if type(g) is not type(data):  # a 0-d CPU leaf used like a number in a device op
+        from ..ops import to_device_array
+
+        g = to_device_array(g, t.device)
     if g.dtype != data.dtype:
         g = g.astype(data.dtype)
     elif g.shape != data.shape:
@@ -226,6 +230,10 @@ def _root_grad(t: Tensor, grad: Any, who: str) -> Any:
         return xp.ones(t._data.shape, t._data.dtype)
     if isinstance(grad, Tensor):
         g = grad._data
+        if type(g) is not type(t._data):
+            from ..tensor import check_same_device
+
+            check_same_device(who, t, grad)
     else:
         xp = np if type(t._data) is _ndarray else _xp_of(t._data)
         g = xp.asarray(grad, dtype=t._data.dtype)

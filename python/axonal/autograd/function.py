@@ -124,7 +124,13 @@ class Function:
             arrays = [a._data if isinstance(a, Tensor) else a for a in args]
             ctx._parents = None
         ctx._freed = False
-        out = cls.forward(ctx, *arrays, **kwargs)
+        try:
+            out = cls.forward(ctx, *arrays, **kwargs)
+        except TypeError:
+            # CuPy refuses NumPy operands (and NumPy refuses CuPy ones) with a TypeError: name
+            # the op and the devices instead; 0-d CPU tensors mix with device ones like numbers
+            arrays = _mixed_devices(cls, args, arrays)
+            out = cls.forward(ctx, *arrays, **kwargs)
         if _an.enabled:
             _an.check_forward(ctx, arrays, out)
         if type(out) is not _ndarray:
@@ -139,6 +145,26 @@ class Function:
         s = ctx._saved
         ctx._vcheck = _versions(s, args, out, t) if s is not None else None
         return t
+
+
+def _mixed_devices(cls: type, args: tuple, arrays: list) -> list:
+    """After a forward raised TypeError: RuntimeError when its Tensor arguments live on different
+    devices; the arrays with 0-d CPU ones moved to the device when that is the only mix; else
+    re-raise the original error."""
+    from ..tensor import check_same_device
+
+    check_same_device(type_name(cls), *args)
+    dev = [a for a in arrays if hasattr(a, "shape") and type(a) is not _ndarray]
+    zero_d = [a for a in arrays if type(a) is _ndarray and a.ndim == 0]
+    if not dev or not zero_d:
+        raise  # noqa: PLE0704 - re-raise the TypeError being handled
+    return [a[()] if type(a) is _ndarray and a.ndim == 0 else a for a in arrays]
+
+
+def type_name(cls: type) -> str:
+    """``MulScalar`` -> ``mul_scalar``: an op's name for error messages."""
+    name = cls.__name__.lstrip("_")
+    return "".join("_" + c.lower() if c.isupper() and i else c.lower() for i, c in enumerate(name))
 
 
 _FREED_MSG = (

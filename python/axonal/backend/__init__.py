@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import importlib
 from types import ModuleType
+from typing import Any
+
+import numpy as np
 
 _MODULES = {"numpy": "numpy_ref", "cpu": "cpu", "cuda": "cuda"}
 
@@ -36,3 +39,39 @@ def get(name: str) -> ModuleType:
         if not cuda.is_available():
             raise RuntimeError("backend.get('cuda'): no CUDA build or no GPU is available")
     return importlib.import_module(f".{_MODULES[name]}", __name__)
+
+
+# ------------------------------------------------------------------ kernel dispatch
+# (CuPy ndarray type, backend.cuda) once resolved; () when our CUDA kernels cannot run here.
+_KERNELS: Any = None
+
+
+def _resolve_kernels() -> Any:
+    global _KERNELS
+    from .. import cuda
+
+    found: Any = ()
+    if cuda.is_built() and cuda.is_available():
+        try:
+            import cupy
+
+            found = (cupy.ndarray, importlib.import_module(".cuda", __name__))
+        except ImportError:
+            found = ()
+    _KERNELS = found
+    return found
+
+
+def kernels_for(a: Any) -> Any:
+    """The backend module whose hand-written kernels should compute an op on array ``a``:
+    ``backend.cuda`` for a CuPy array when the ``_cuda`` extension is built and a GPU is usable,
+    else None (NumPy arrays take the ops' own CPU paths; CuPy arrays without our kernels take the
+    generic ``xp`` code). One cached decision, so the cost per op is two type checks."""
+    if type(a) is np.ndarray:
+        return None
+    k = _KERNELS
+    if k is None:
+        k = _resolve_kernels()
+    if k and type(a) is k[0]:
+        return k[1]
+    return None

@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import _cpu
 from ..autograd.function import Function
+from ..backend import kernels_for
 from ..ops._util import xp_of
 from ..random import _np_gen
 from ..tensor import Tensor, _new
@@ -162,6 +163,9 @@ def _canon(a: Any) -> Any:
 def _gemm(a: Any, b: Any, trans_a: bool = False, trans_b: bool = False) -> Any:
     if type(a) is np.ndarray and a.dtype in _GEMM_DTYPES:
         return _cpu.gemm(_canon(a), _canon(b), trans_a=trans_a, trans_b=trans_b)
+    k = kernels_for(a)
+    if k is not None and a.dtype in _GEMM_DTYPES and b.dtype == a.dtype and type(b) is type(a):
+        return k.gemm(a, b, trans_a=trans_a, trans_b=trans_b)  # the CUDA GEMM, no transposed copy
     return (a.T if trans_a else a) @ (b.T if trans_b else b)
 
 
@@ -396,6 +400,10 @@ def _classes_back(g2: Any, shape: tuple) -> Any:
 
 
 def _log_softmax_rows(x2: Any) -> Any:
+    if type(x2) is not np.ndarray and x2.shape[1]:
+        k = kernels_for(x2)
+        if k is not None and x2.dtype in _GEMM_DTYPES:
+            return k.log_softmax_forward(x2, 1)
     xp = xp_of(x2)
     m = x2.max(axis=1, keepdims=True) if x2.shape[1] else xp.zeros((x2.shape[0], 1), x2.dtype)
     z = x2 - m

@@ -22,6 +22,8 @@ from typing import Any, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from ..autograd.function import Function
+from ..backend import kernels_for
+from ..ops._util import xp_of
 from ..random import _np_gen
 from ..tensor import Tensor, _new
 
@@ -43,9 +45,14 @@ _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 # ---------------------------------------------------------------------------- kernel dispatch
 
 
-def _kernel(name: str) -> Any:
-    """The kernel ``name``: the C++ one (``axonal.backend.cpu``) when the installed extension has
-    it, else the NumPy reference with the same signature (``axonal.backend.numpy_ref``)."""
+def _kernel(name: str, a: Any = None) -> Any:
+    """The kernel ``name`` for array ``a``: on the CPU the C++ one (``axonal.backend.cpu``) when
+    the installed extension has it, else the NumPy reference with the same signature
+    (``axonal.backend.numpy_ref``); for a CuPy array the CUDA kernel (``backend.kernels_for``), or,
+    without a CUDA build, the CPU kernel on host copies (:func:`_host_kernel`)."""
+    if a is not None and type(a) is not np.ndarray:
+        k = kernels_for(a)
+        return getattr(k, name) if k is not None else _host_kernel(name)
     from ..backend import cpu, numpy_ref
 
     fn = getattr(cpu, name, None)
@@ -56,6 +63,28 @@ def _kernel(name: str) -> Any:
             f"{name}: no kernel available (neither axonal.backend.cpu nor numpy_ref has it)"
         )
     return fn
+
+
+def _host_kernel(name: str) -> Any:
+    """CuPy arrays but no CUDA kernels (a CPU-only axonal build): the CPU kernel ``name`` on host
+    copies of the device arguments, results uploaded again. Correct, but every call copies and
+    waits for the device; the CUDA build dispatches to ``axonal.backend.cuda`` instead."""
+    fn = _kernel(name)
+
+    def run(*args: Any) -> Any:
+        xp = None
+        host = []
+        for v in args:
+            if hasattr(v, "get") and hasattr(v, "dtype") and type(v) is not np.ndarray:
+                xp = xp_of(v)
+                v = _dense(v.get())
+            host.append(v)
+        out = fn(*host)
+        if isinstance(out, tuple):
+            return tuple(xp.asarray(o) for o in out)
+        return xp.asarray(out)
+
+    return run
 
 
 def _dense(a: Any) -> Any:
@@ -540,7 +569,7 @@ class _ConvNd(Function):
             stride, padding, dilation = (1, *stride), (0, *padding), (1, *dilation)
         x, w = _dense(x), _dense(w)
         b = None if b is None else _dense(b)
-        y = _kernel("conv2d_forward")(x, w, b, stride, padding, dilation, groups)
+        y = _kernel("conv2d_forward", x)(x, w, b, stride, padding, dilation, groups)
         ctx.save_for_backward(x, w)  # version-checked when they are the inputs' own arrays
         ctx.args = (stride, padding, dilation, groups)
         ctx.one_d, ctx.has_b = one_d, b is not None
@@ -555,15 +584,15 @@ class _ConvNd(Function):
         g = _dense(g)
         gx = gw = gb = None
         if need[0]:
-            gx = _kernel("conv2d_backward_input")(g, w, x.shape, *ctx.args)
+            gx = _kernel("conv2d_backward_input", g)(g, w, x.shape, *ctx.args)
             if ctx.one_d:
                 gx = gx[:, :, 0, :]
         if need[1]:
-            gw = _kernel("conv2d_backward_weight")(g, x, w.shape, *ctx.args)
+            gw = _kernel("conv2d_backward_weight", g)(g, x, w.shape, *ctx.args)
             if ctx.one_d:
                 gw = gw[:, :, 0, :]
         if ctx.has_b and need[2]:
-            gb = _kernel("conv2d_backward_bias")(g)
+            gb = _kernel("conv2d_backward_bias", g)(g)
         return gx, gw, gb, None, None, None, None
 
 
@@ -748,14 +777,14 @@ class _MaxPool2d(Function):
     def forward(
         ctx: Any, x: Any, k: tuple, s: tuple, p: tuple, d: tuple, ceil_mode: bool, out: list
     ) -> Any:
-        y, idx = _kernel("max_pool2d_forward")(_dense(x), k, s, p, d, ceil_mode)
+        y, idx = _kernel("max_pool2d_forward", x)(_dense(x), k, s, p, d, ceil_mode)
         ctx.idx, ctx.shape = idx, x.shape
         out.append(idx)
         return y
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> tuple:
-        gx = _kernel("max_pool2d_backward")(_dense(g), ctx.idx, ctx.shape)
+        gx = _kernel("max_pool2d_backward", g)(_dense(g), ctx.idx, ctx.shape)
         return gx, None, None, None, None, None, None
 
 
@@ -808,11 +837,11 @@ class _AvgPool2d(Function):
     @staticmethod
     def forward(ctx: Any, x: Any, args: tuple) -> Any:
         ctx.shape, ctx.args = x.shape, args
-        return _kernel("avg_pool2d_forward")(_dense(x), *args)
+        return _kernel("avg_pool2d_forward", x)(_dense(x), *args)
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> tuple:
-        return _kernel("avg_pool2d_backward")(_dense(g), ctx.shape, *ctx.args), None
+        return _kernel("avg_pool2d_backward", g)(_dense(g), ctx.shape, *ctx.args), None
 
 
 def _avg_pool2d(
@@ -860,11 +889,11 @@ class _AdaptiveAvgPool2d(Function):
     @staticmethod
     def forward(ctx: Any, x: Any, size: tuple) -> Any:
         ctx.shape = x.shape
-        return _kernel("adaptive_avg_pool2d_forward")(_dense(x), size)
+        return _kernel("adaptive_avg_pool2d_forward", x)(_dense(x), size)
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> tuple:
-        return _kernel("adaptive_avg_pool2d_backward")(_dense(g), ctx.shape), None
+        return _kernel("adaptive_avg_pool2d_backward", g)(_dense(g), ctx.shape), None
 
 
 def _adaptive_size(op: str, output_size: Any, shape: tuple) -> Tuple[int, int]:

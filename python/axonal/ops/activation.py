@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..autograd.function import Function
+from ..backend import kernels_for
 from ._util import xp_of
 from .elementwise import where_
 
@@ -189,15 +190,29 @@ class Softplus(Function):
         return xp.where(z > ctx.threshold, g, g * _sigmoid(z)), None, None
 
 
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+
+
+def _softmax_kernels(a: Any) -> Any:
+    """backend.cuda for a float32/float64 CuPy array with the CUDA build, else None."""
+    if type(a) is np.ndarray or a.dtype not in (_F32, _F64) or a.size == 0:
+        return None
+    return kernels_for(a)
+
+
 class Softmax(Function):
     differentiable_backward = True
 
     @staticmethod
     def forward(ctx: Any, a: Any, dim: int) -> Any:
-        xp = xp_of(a)
-        m = a.max(axis=dim, keepdims=True)
-        e = xp.exp(a - m)
-        out = e / e.sum(axis=dim, keepdims=True)
+        k = ctx.k = _softmax_kernels(a)
+        if k is not None:
+            out = k.softmax_forward(a, dim)
+        else:
+            xp = xp_of(a)
+            m = a.max(axis=dim, keepdims=True)
+            e = xp.exp(a - m)
+            out = e / e.sum(axis=dim, keepdims=True)
         ctx.save_for_backward(out)
         ctx.dim = dim
         return out
@@ -206,6 +221,8 @@ class Softmax(Function):
     def backward(ctx: Any, g: Any) -> tuple:
         (out,) = ctx.saved_tensors
         d = ctx.dim
+        if ctx.k is not None and not hasattr(g, "_data") and g.dtype == out.dtype:
+            return ctx.k.softmax_backward(g, out, d), None
         go = g * out
         if hasattr(go, "_data"):
             return go - out * go.sum(dim=d, keepdim=True), None
@@ -217,10 +234,14 @@ class LogSoftmax(Function):
 
     @staticmethod
     def forward(ctx: Any, a: Any, dim: int) -> Any:
-        xp = xp_of(a)
-        m = a.max(axis=dim, keepdims=True)
-        s = a - m
-        out = s - xp.log(xp.exp(s).sum(axis=dim, keepdims=True))
+        k = ctx.k = _softmax_kernels(a)
+        if k is not None:
+            out = k.log_softmax_forward(a, dim)
+        else:
+            xp = xp_of(a)
+            m = a.max(axis=dim, keepdims=True)
+            s = a - m
+            out = s - xp.log(xp.exp(s).sum(axis=dim, keepdims=True))
         ctx.save_for_backward(out)
         ctx.dim = dim
         return out
@@ -229,6 +250,8 @@ class LogSoftmax(Function):
     def backward(ctx: Any, g: Any) -> tuple:
         (out,) = ctx.saved_tensors
         d = ctx.dim
+        if ctx.k is not None and not hasattr(g, "_data") and g.dtype == out.dtype:
+            return ctx.k.log_softmax_backward(g, out, d), None
         if hasattr(g, "_data"):
             return g - out.exp() * g.sum(dim=d, keepdim=True), None
         return g - np.exp(out) * g.sum(axis=d, keepdims=True), None

@@ -1,4 +1,5 @@
-"""``matmul`` through the GEMM kernel: forward and backward use ``axonal._cpu.gemm`` on CPU."""
+"""``matmul`` through the GEMM kernels: ``axonal._cpu.gemm`` on CPU, ``axonal.backend.cuda`` on CuPy
+arrays when the CUDA build runs (``backend.kernels_for``), ``xp.matmul`` otherwise."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import numpy as np
 from .. import _cpu
 from ..autograd.function import Function
 from ..backend import cpu as _cpu_backend
+from ..backend import kernels_for
 from ._util import unbroadcast
 
 _gemm = _cpu.gemm
@@ -53,6 +55,9 @@ def mm_arrays(a: Any, b: Any) -> Any:
     kb = b.shape[0] if b.ndim == 1 else b.shape[-2]
     if a.shape[-1] != kb:
         raise _inner_error(a, b)
+    k = kernels_for(a)
+    if k is not None and type(b) is type(a):
+        return k.matmul(a, b)  # our GEMM kernels on the GPU
     return a @ b
 
 

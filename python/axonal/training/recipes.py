@@ -7,7 +7,8 @@ early stopping (best weights restored), then the test metrics.
 
     mlp-breast-cancer   Wisconsin breast cancer (569 x 30), 30-64-32-1, BCEWithLogitsLoss;
                         positive class = malignant; test accuracy, AUROC, sensitivity, specificity;
-                        ``axonal train`` evaluates it on 10 train/test splits by default (``repeats``)
+                        ``axonal train`` evaluates it on 10 train/test splits by default
+                        (``repeats``)
     mlp-digits          scikit-learn 8x8 digits (1797 x 64), 64-128-64-10, CrossEntropyLoss
     mlp-mnist           MNIST test set (10,000 images, IDX files in --data-dir) split 8,000 train /
                         2,000 test, 784-256-128-10, CrossEntropyLoss
