@@ -35,7 +35,18 @@ def _cmd_train(args: argparse.Namespace) -> int:
         split_seed=args.split_seed,
         threads=args.threads,
         verbose=not args.quiet,
+        device=args.device,
     )
+    if args.device is not None and args.device != "cpu":
+        from .ops.creation import cupy_module
+        from .tensor import device
+
+        try:
+            if device(args.device).type == "cuda":
+                cupy_module()
+        except RuntimeError as e:
+            print(f"axonal train: error: --device {args.device}: {e}", file=sys.stderr)
+            return 2
     repeats = args.repeats
     if repeats is None:
         # the recipe's default evaluation (breast cancer: 10 splits), unless one split or a
@@ -123,6 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--threads",
         type=_positive_int,
         help="CPU threads (default: 1 for the tabular recipes, all cores for mlp-mnist)",
+    )
+    sp.add_argument(
+        "--device",
+        default=None,
+        help="cpu (default), cuda or cuda:N: where the model and the batches live",
     )
     sp.add_argument("--json", help="write the results as JSON to this file")
     sp.add_argument("--quiet", action="store_true", help="no per-epoch lines; print JSON")

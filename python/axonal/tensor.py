@@ -54,8 +54,14 @@ class device(str):
 
     def __eq__(self, other: Any) -> bool:
         if isinstance(other, str):
-            return str.__eq__(self, other) or (str.__eq__(self, "cuda:0") and other == "cuda")
+            if str.__eq__(self, other):
+                return True
+            pair = {str(self), str(other)}
+            return pair == {"cuda", "cuda:0"}  # "cuda" means the (first) current device
         return False
+
+    def __ne__(self, other: Any) -> bool:
+        return not self.__eq__(other)
 
     def __hash__(self) -> int:
         return str.__hash__(self)
@@ -335,11 +341,17 @@ class Tensor:
 
     # ------------------------------------------------------------------ conversion
     def numpy(self, force: bool = False) -> np.ndarray:
-        """The NumPy array (shared memory on "cpu"; a copy from "cuda")."""
+        """The NumPy array sharing this tensor's memory (device "cpu"). A "cuda" tensor raises
+        TypeError, as in PyTorch: copy it with ``.cpu()`` first (or pass ``force=True``)."""
         d = self._data
         if type(d) is _ndarray:
             return d
-        return d.get()
+        if force:
+            return d.get()
+        raise TypeError(
+            f"numpy: can't convert a {self.device} device type tensor to numpy. Use "
+            "Tensor.cpu() to copy the tensor to host memory first (or numpy(force=True))."
+        )
 
     def item(self) -> Any:
         d = self._data
@@ -353,7 +365,12 @@ class Tensor:
         return self._data.tolist()
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        d = self.numpy()
+        if type(self._data) is not _ndarray:
+            raise TypeError(
+                f"can't convert a {self.device} device type tensor to a NumPy array implicitly; "
+                "use Tensor.cpu() to copy the tensor to host memory first"
+            )
+        d = self._data
         if dtype is not None and d.dtype != dtype:
             return d.astype(dtype)
         if copy:

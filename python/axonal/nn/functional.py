@@ -20,7 +20,7 @@ from ..autograd.function import Function
 from ..backend import kernels_for
 from ..ops._util import xp_of
 from ..random import _np_gen
-from ..tensor import Tensor, _new
+from ..tensor import Tensor, _new, check_same_device
 from .containers import flatten
 from .utils.clip_grad import elastic_net_penalty, l1_penalty, l2_penalty
 
@@ -347,6 +347,7 @@ def _pointwise(op: str, kind: str, input: Tensor, target: Tensor, param: float, 
     _tensor_arg(op, "target", target)
     _float_arg(op, "input", input)
     _same_shape(op, input, target)
+    check_same_device(op, input, target)
     target = _match_target(input, target)
     return _PointwiseLoss.apply(input, target, kind, float(param), reduction)
 
@@ -422,6 +423,10 @@ def _check_class_target(op: str, input: Tensor, target: Tensor, ignore_index: in
     t = target._data
     if t.size:
         c = in_shape[0] if len(in_shape) == 1 else in_shape[1]
+        if type(t) is not np.ndarray:  # device: one small read back, details only on error
+            if not bool((((t < 0) | (t >= c)) & (t != ignore_index)).any()):
+                return
+            t = t.get()
         valid = t[t != ignore_index]
         if valid.size:
             lo, hi = int(valid.min()), int(valid.max())
@@ -583,6 +588,7 @@ def cross_entropy(
             f"{op}: target must be class indices (int) or probabilities (float), "
             f"got dtype {target.dtype}"
         )
+    check_same_device(op, input, target, weight)
     _check_class_target(op, input, target, ignore_index)
     return _CrossEntropyIndex.apply(
         input, target._data, w, int(ignore_index), reduction, float(label_smoothing)
@@ -641,6 +647,7 @@ def nll_loss(
             f"{op}: target must be class indices (an integer tensor), got dtype {target.dtype}"
         )
     w = _class_weight(op, weight, n_cls, input.dtype)
+    check_same_device(op, input, target, weight)
     _check_class_target(op, input, target, ignore_index)
     return _NLL.apply(input, target._data, w, int(ignore_index), reduction)
 
@@ -709,7 +716,11 @@ def binary_cross_entropy(
     _tensor_arg(op, "target", target)
     _float_arg(op, "input", input)
     _same_shape(op, input, target)
+    check_same_device(op, input, target, weight)
     x = input._data
+    if type(x) is not np.ndarray:  # device: one read back, the values only on error
+        xp = xp_of(x)
+        x = x.get() if x.size and bool(((x < 0) | (x > 1) | xp.isnan(x)).any()) else x[:0]
     if x.size and (float(x.min()) < 0 or float(x.max()) > 1 or bool(xp_of(x).isnan(x).any())):
         raise ValueError(
             f"{op}: input values must be probabilities in [0, 1], got min {float(x.min())}, "
@@ -780,6 +791,7 @@ def binary_cross_entropy_with_logits(
     _tensor_arg(op, "target", target)
     _float_arg(op, "input", input)
     _same_shape(op, input, target)
+    check_same_device(op, input, target, weight, pos_weight)
     shape = tuple(input.shape)
     w = _broadcast_weight(op, "weight", _array_or_none(weight, input.dtype), shape)
     pw = _broadcast_weight(op, "pos_weight", _array_or_none(pos_weight, input.dtype), shape)

@@ -25,7 +25,7 @@ from ..autograd.function import Function
 from ..backend import kernels_for
 from ..ops._util import xp_of
 from ..random import _np_gen
-from ..tensor import Tensor, _new
+from ..tensor import Tensor, _new, check_same_device
 
 __all__ = [
     "conv1d",
@@ -611,6 +611,7 @@ def _conv(
     _tensor(op, "input", input)
     _tensor(op, "weight", weight)
     _float(op, "input", input)
+    check_same_device(op, input, weight, bias)
     if weight.ndim != nd + 2:
         kdims = (
             "(out_channels, in_channels / groups, kL)"

@@ -416,12 +416,21 @@ class Module:
             if dtype.kind not in "fc":
                 raise TypeError(f"Module.to only accepts floating point dtypes, got {dtype}")
 
+        if device is not None:
+            from ..tensor import device as _device
+
+            target = _device(str(device))
+            if target.type == "cuda":
+                from ..ops.creation import cupy_module
+
+                cupy_module()  # fails early, with the reason, where CUDA is unusable
+
         def convert(t: Tensor) -> Tensor:
             out = t
             if dtype is not None and _is_floating(t) and np.dtype(t.dtype) != dtype:
                 out = _cast(out, dtype)
-            if device is not None and str(out.device) != str(device).split(":")[0]:
-                out = _move(out, device)
+            if device is not None and out.device != target:
+                out = _move(out, target)
             return out
 
         return self._apply(convert)

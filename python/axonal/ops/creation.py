@@ -20,13 +20,18 @@ def cupy_module() -> Any:
     from .. import cuda
 
     if not cuda.is_available():
-        raise RuntimeError(
-            "CUDA is not available: this axonal build has no CUDA support or no GPU is visible"
+        why = (
+            "no CUDA device is visible"
+            if cuda.is_built()
+            else "this axonal build has no CUDA extension (install a CUDA build)"
         )
+        raise RuntimeError(f"CUDA is not available: {why}; use device='cpu'")
     try:
         import cupy
     except ImportError:
-        raise RuntimeError("CUDA tensors need CuPy: pip install cupy-cuda12x") from None
+        raise RuntimeError(
+            "CUDA tensors need CuPy: pip install cupy-cuda13x (cupy-cuda12x for CUDA 12)"
+        ) from None
     return cupy
 
 

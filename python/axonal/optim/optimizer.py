@@ -528,7 +528,7 @@ class Optimizer:
             )
         if key in self._scalar_state:
             kind = self._scalar_state[key]
-            return kind(np.asarray(value).item() if hasattr(value, "shape") else value)
+            return kind(value.item() if hasattr(value, "item") else value)
         if value is None:
             return None
         if hasattr(value, "_data"):  # an axonal Tensor

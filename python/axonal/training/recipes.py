@@ -158,8 +158,12 @@ def run_recipe(
     threads: Optional[int] = None,
     verbose: bool = True,
     log: Callable[[str], None] = print,
+    device: Optional[str] = None,
 ) -> Dict[str, Any]:
     """Run the recipe ``name``; returns a dict with the test metrics, epochs run and seconds.
+
+    ``device``: "cpu" (default) or "cuda" / "cuda:N": the model, its optimizer state and every
+    batch live there (RuntimeError naming the reason where CUDA cannot be used).
 
     ``seed`` drives the initialisation, the shuffling, dropout and the validation split;
     ``split_seed`` (default 0) the train/test split, so the test set stays put across seeds.
@@ -187,6 +191,7 @@ def run_recipe(
             split_seed,
             verbose,
             log,
+            device,
         )
     finally:
         set_num_threads(before)
@@ -204,6 +209,7 @@ def _run(
     split_seed: Optional[int],
     verbose: bool,
     log: Callable[[str], None],
+    device: Optional[str] = None,
 ) -> Dict[str, Any]:
     import axonal
 
@@ -222,6 +228,11 @@ def _run(
     patience = r.patience if patience is None else int(patience)
     say = log if verbose else (lambda s: None)
 
+    device = None if device is None else str(axonal.device(device))
+    if device is not None and device.startswith("cuda"):
+        from ..ops.creation import cupy_module
+
+        cupy_module()  # the reason CUDA cannot be used, before any work
     t_start = time.perf_counter()
     axonal.manual_seed(seed)
     split_seed = SPLIT_SEED if split_seed is None else int(split_seed)
@@ -272,6 +283,7 @@ def _run(
         metrics=metric_names,
         callbacks=callbacks,
         scheduler=sched,
+        device=device,
         verbose=verbose,
         log=log,
     )
@@ -279,7 +291,7 @@ def _run(
         f"axonal train {name}: {r.description}\n"
         f"  train {len(x_tr)}  val {len(x_val)}  test {len(x_te)}  features {x_tr.shape[1]}  "
         f"epochs <= {epochs}  batch {batch_size}  lr {lr:g}  seed {seed}  "
-        f"threads {get_num_threads()}"
+        f"threads {get_num_threads()}  device {device or 'cpu'}"
     )
     t_fit = time.perf_counter()
     history = trainer.fit(train_loader, val_loader, epochs=epochs)
@@ -292,6 +304,7 @@ def _run(
         "split_seed": split_seed,
         "epochs_run": len(history.epoch),
         "best_epoch": callbacks[0].best_epoch,
+        "device": device or "cpu",
         "train_seconds": fit_s,
     }
     if r.binary:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import sys
-from typing import Iterable, List, Union
+from typing import Any, Iterable, List, Union
 
 import numpy as np
 
@@ -36,6 +36,35 @@ def _xp(arr):
     return sys.modules[type(arr).__module__.split(".")[0]]
 
 
+def _clip_on_device(
+    xp: Any, grads: list, max_norm: float, norm_type: float, error_if_nonfinite: bool
+) -> Tensor:
+    """clip_grad_norm_ on device arrays without waiting for the device: the total norm and the
+    clip factor min(1, max_norm / (norm + 1e-6)) stay device scalars and every gradient is
+    scaled by it (as PyTorch does on CUDA). Only ``error_if_nonfinite`` reads the norm back."""
+    from ...tensor import _new
+
+    if norm_type == math.inf:
+        total = xp.max(xp.stack([xp.max(xp.abs(g)) for g in grads if g.size] or [xp.zeros(())]))
+        total = total.astype(np.float64)
+    elif norm_type == 2.0:
+        total = xp.sqrt(sum(xp.vdot(g.ravel(), g.ravel()).real.astype(np.float64) for g in grads))
+    elif norm_type > 0:
+        s = sum(xp.sum(xp.abs(g.astype(np.float64)) ** norm_type) for g in grads)
+        total = s ** (1.0 / norm_type)
+    else:
+        raise ValueError(f"clip_grad_norm_: norm_type must be positive or inf, got {norm_type}")
+    if error_if_nonfinite and not bool(xp.isfinite(total)):
+        raise RuntimeError(
+            f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is "
+            f"non-finite ({float(total)}); pass error_if_nonfinite=False to clip anyway"
+        )
+    coef = xp.minimum(max_norm / (total + 1e-6), 1.0)
+    for g in grads:
+        g *= coef.astype(g.dtype)
+    return _new(total.astype(grads[0].dtype))
+
+
 def clip_grad_norm_(
     parameters: _TensorOrTensors,
     max_norm: float,
@@ -57,6 +86,8 @@ def clip_grad_norm_(
     if not grads:
         return _tensor(0.0)
     xp = _xp(grads[0])
+    if type(grads[0]) is not np.ndarray:
+        return _clip_on_device(xp, grads, max_norm, norm_type, error_if_nonfinite)
     if norm_type == math.inf:
         norms = [xp.max(xp.abs(g)) if g.size else xp.asarray(0.0) for g in grads]
         total = max(float(n) for n in norms)
