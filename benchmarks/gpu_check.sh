@@ -3,7 +3,10 @@
 #   1. build + install the package with the CUDA extension into /tmp/ax (no build isolation:
 #      the build dependencies are installed there; only the GPU's own architecture is compiled)
 #   2. pytest tests/cuda (every kernel against the CPU / NumPy results)
-#   3. benchmarks/bench_cuda.py (ours vs cuBLAS / cuDNN / torch / device copy), table last
+#   3. pytest tests/cuda/test_device_tensors.py (device="cuda" tensors, layers, training vs CPU)
+#   4. benchmarks/bench_train_device.py (cnn-mnist training step, cuda vs cpu speed ratio; MNIST
+#      from MNIST_DIR or .gpu_data/mnist, else synthetic data of the same shape)
+#   5. benchmarks/bench_cuda.py (ours vs cuBLAS / cuDNN / torch / device copy), table last
 # Full logs go to $OUT (default /tmp/axonal_gpu_check). Never changes clocks, power or modes.
 # Usage: bash benchmarks/gpu_check.sh [--quick]
 set -uo pipefail
@@ -38,11 +41,35 @@ grep -iE "warning|error" "$OUT/build.log" | grep -v "0 error" | head -10 || true
 export PYTHONPATH=/tmp/ax
 stamp "built: $("$PY" -c 'import axonal, axonal.cuda as c; print("axonal", axonal.__version__, "cuda built", c.is_built(), "available", c.is_available(), c.get_device_name() if c.is_available() else "")' 2>&1)"
 
-stamp "tests: pytest tests/cuda (log: $OUT/tests.log)"
-timeout 150 "$PY" -m pytest tests/cuda -q -rs -p no:cacheprovider > "$OUT/tests.log" 2>&1
+stamp "tests: pytest tests/cuda (kernels; log: $OUT/tests.log)"
+timeout 150 "$PY" -m pytest tests/cuda -q -rs -p no:cacheprovider \
+  --ignore=tests/cuda/test_device_tensors.py > "$OUT/tests.log" 2>&1
 TEST_RC=$?
 tail -25 "$OUT/tests.log"
 stamp "tests exit code $TEST_RC"
+
+stamp "tests: device='cuda' tensors vs CPU (tests/cuda/test_device_tensors.py; log: $OUT/tests_device.log)"
+timeout 120 "$PY" -m pytest tests/cuda/test_device_tensors.py -q -rs -p no:cacheprovider \
+  > "$OUT/tests_device.log" 2>&1
+DEV_RC=$?
+tail -15 "$OUT/tests_device.log"
+stamp "device tests exit code $DEV_RC"
+
+# MNIST for the training timing: the shared folder beside the checkout does not travel to the GPU
+# machine; carry a copy in an ignored folder of the repo (.gpu_data/mnist) or set MNIST_DIR.
+MNIST=""
+for d in "${MNIST_DIR:-}" .gpu_data/mnist ../shared/data/mnist /work/shared/data/mnist; do
+  if [ -n "$d" ] && [ -f "$d/t10k-images-idx3-ubyte.gz" -o -f "$d/t10k-images-idx3-ubyte" ]; then
+    MNIST=$d; break
+  fi
+done
+[ -z "$MNIST" ] && echo "MNIST not found here: the training timing uses synthetic data of its shape"
+stamp "training speed: cnn-mnist model on cuda vs cpu (log: $OUT/train_speed.log)"
+timeout 120 "$PY" benchmarks/bench_train_device.py ${MNIST:+--data-dir "$MNIST"} \
+  > "$OUT/train_speed.log" 2>&1
+TRAIN_RC=$?
+if [ $TRAIN_RC -ne 0 ]; then tail -20 "$OUT/train_speed.log"; fi
+stamp "training speed exit code $TRAIN_RC"
 
 stamp "benchmarks: bench_cuda.py (log: $OUT/bench_cuda.log)"
 timeout 180 "$PY" benchmarks/bench_cuda.py $QUICK --out "$OUT" > "$OUT/bench_stdout.log" 2>&1
@@ -51,7 +78,10 @@ if [ $BENCH_RC -ne 0 ]; then tail -30 "$OUT/bench_stdout.log"; fi
 stamp "bench exit code $BENCH_RC"
 echo
 echo "== gpu_check summary =="
-grep -E "passed|failed|error" "$OUT/tests.log" | tail -1
+echo "kernel tests: $(grep -E "passed|failed|error" "$OUT/tests.log" | tail -1)"
+echo "device tests: $(grep -E "passed|failed|error" "$OUT/tests_device.log" | tail -1)"
 sed -n '/== summary/,$p' "$OUT/bench_stdout.log"
-stamp "done: tests rc=$TEST_RC bench rc=$BENCH_RC, logs in $OUT"
-[ $TEST_RC -eq 0 ] && [ $BENCH_RC -eq 0 ]
+sed -n '/== summary/,$p' "$OUT/train_speed.log"
+stamp "done: tests rc=$TEST_RC device tests rc=$DEV_RC train rc=$TRAIN_RC bench rc=$BENCH_RC," \
+  "logs in $OUT"
+[ $TEST_RC -eq 0 ] && [ $DEV_RC -eq 0 ] && [ $TRAIN_RC -eq 0 ] && [ $BENCH_RC -eq 0 ]

@@ -1,0 +1,290 @@
+"""device="cuda" tensors on a real GPU with real CuPy: the parity checks of tests/device (which
+run on a NumPy-backed fake CuPy) against the CPU results, plus what only hardware shows: the ops
+dispatch to our CUDA kernels (backend.cuda), results and gradients stay CuPy arrays, a training
+step does not synchronise with the device, and ``axonal train --device cuda`` runs.
+
+Skipped, with the reason, without the CUDA build, a GPU or CuPy. Run on the GPU machine by
+benchmarks/gpu_check.sh."""
+
+import json
+
+import numpy as np
+import pytest
+
+import axonal
+
+if not axonal.cuda.is_available():
+    pytest.skip("no CUDA build or no GPU on this machine", allow_module_level=True)
+cp = pytest.importorskip("cupy", reason="device='cuda' tensors need CuPy")
+
+import axonal.backend  # noqa: E402
+import axonal.nn as nn  # noqa: E402
+import axonal.nn.functional as F  # noqa: E402
+import axonal.optim as optim  # noqa: E402
+
+TOL = {np.float64: dict(rtol=1e-10, atol=1e-10), np.float32: dict(rtol=1e-4, atol=1e-5)}
+
+
+@pytest.fixture(autouse=True)
+def full_fp32():
+    from axonal.backends import cuda as flags
+
+    old = flags.matmul.allow_tf32
+    flags.matmul.allow_tf32 = False
+    yield
+    flags.matmul.allow_tf32 = old
+
+
+def host(t):
+    return cp.asnumpy(t.detach()._data) if isinstance(t, axonal.Tensor) else cp.asnumpy(t)
+
+
+def check(fn, arrays, dtype, no_grad=()):
+    arrays = [a.astype(dtype) if a.dtype.kind == "f" else a for a in arrays]
+    results = []
+    up = None
+    for device in ("cpu", "cuda"):
+        xs = [
+            axonal.tensor(a, device=device, requires_grad=a.dtype.kind == "f" and i not in no_grad)
+            for i, a in enumerate(arrays)
+        ]
+        y = fn(*xs)
+        if up is None:
+            up = np.random.default_rng(0).standard_normal(y.shape).astype(y.dtype)
+        if y.requires_grad:
+            (y * axonal.tensor(up, device=device)).sum().backward()
+        results.append((y, xs))
+    (y0, x0), (y1, x1) = results
+    assert isinstance(y1._data, cp.ndarray) and y1.device == "cuda:0"
+    np.testing.assert_allclose(host(y1), y0.numpy(), **TOL[dtype])
+    for i, (a, b) in enumerate(zip(x0, x1)):
+        if a.grad is not None:
+            assert isinstance(b.grad._data, cp.ndarray), f"grad {i} left the device"
+            np.testing.assert_allclose(
+                host(b.grad), a.grad.numpy(), err_msg=f"grad {i}", **TOL[dtype]
+            )
+
+
+DTYPES = [np.float64, np.float32]
+OPS = [
+    ("arith", lambda a, b: (a - b) * a / (b * b + 1.0) + 2.0 * a, [(3, 4), (4,)]),
+    ("unary", lambda a: a.exp() + (a * a + 1).log() + a.tanh() + a.sigmoid(), [(6, 5)]),
+    ("matmul", lambda a, b: a @ b, [(33, 17), (17, 9)]),
+    ("matmul_batched", lambda a, b: a @ b, [(3, 5, 7), (3, 7, 4)]),
+    ("matmul_bcast", lambda a, b: a @ b, [(2, 5, 3), (3, 4)]),
+    ("reductions", lambda a: a.sum(1) + a.mean(0).sum() + a.var(0).sum() + a.amax(1), [(4, 5)]),
+    ("softmax", lambda a: a.softmax(-1) * a.log_softmax(0), [(7, 9)]),
+    ("shape_index", lambda a: a.reshape(4, 3).T[1:, [0, 2]].flatten(), [(3, 4)]),
+    (
+        "conv2d",
+        lambda x, w, b: F.conv2d(x, w, b, stride=2, padding=1),
+        [(2, 3, 9, 8), (4, 3, 3, 3), (4,)],
+    ),
+    (
+        "conv2d_groups",
+        lambda x, w: F.conv2d(x, w, groups=2, dilation=2, padding=2),
+        [(2, 4, 8, 8), (6, 2, 3, 3)],
+    ),
+    ("conv1d", lambda x, w, b: F.conv1d(x, w, b, padding=1), [(2, 3, 11), (5, 3, 3), (5,)]),
+    ("max_pool2d", lambda x: F.max_pool2d(x, 3, 2, 1, ceil_mode=True), [(2, 3, 9, 9)]),
+    ("avg_pool2d", lambda x: F.avg_pool2d(x, 2), [(2, 3, 8, 6)]),
+    ("adaptive_avg", lambda x: F.adaptive_avg_pool2d(x, (2, 3)), [(2, 3, 7, 8)]),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name, fn, shapes", OPS, ids=[o[0] for o in OPS])
+def test_ops_match_cpu(name, fn, shapes, dtype, rng):
+    check(fn, [rng.standard_normal(s) for s in shapes], dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("loss", ["cross_entropy", "nll", "mse", "bce_logits"])
+def test_losses_match_cpu(loss, dtype, rng):
+    x = rng.standard_normal((16, 5))
+    if loss == "cross_entropy":
+        check(
+            lambda a, t: F.cross_entropy(a, t, label_smoothing=0.1),
+            [x, rng.integers(0, 5, 16)],
+            dtype,
+            (1,),
+        )
+    elif loss == "nll":
+        check(
+            lambda a, t: F.nll_loss(a.log_softmax(1), t), [x, rng.integers(0, 5, 16)], dtype, (1,)
+        )
+    elif loss == "mse":
+        check(lambda a, t: F.mse_loss(a, t), [x, rng.standard_normal((16, 5))], dtype, (1,))
+    else:
+        check(
+            lambda a, t: F.binary_cross_entropy_with_logits(a, t),
+            [x, rng.random((16, 5))],
+            dtype,
+            (1,),
+        )
+
+
+LAYERS = [
+    ("mlp", lambda: nn.Sequential(nn.Linear(5, 8), nn.ReLU(), nn.Linear(8, 2)), (3, 5)),
+    (
+        "conv_bn_pool",
+        lambda: nn.Sequential(
+            nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2)
+        ),
+        (2, 3, 6, 6),
+    ),
+    ("norms", lambda: nn.Sequential(nn.GroupNorm(2, 4), nn.GELU()), (2, 4, 3, 3)),
+    ("layernorm", lambda: nn.LayerNorm(5), (3, 5)),
+    ("conv1d", lambda: nn.Conv1d(3, 2, 3), (2, 3, 8)),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name, make, shape", LAYERS, ids=[l[0] for l in LAYERS])
+def test_layers_match_cpu(name, make, shape, dtype, rng):
+    x = rng.standard_normal(shape).astype(dtype)
+    res = []
+    for device in ("cpu", "cuda"):
+        axonal.manual_seed(0)
+        m = make().to(dtype).to(device)
+        xt = axonal.tensor(x, device=device, requires_grad=True)
+        y = m(xt)
+        y.pow(2).sum().backward()
+        res.append((y, xt.grad, [p.grad for p in m.parameters()], list(m.buffers())))
+    for a, b in zip(res[0][:2], res[1][:2]):
+        np.testing.assert_allclose(host(b), a.numpy(), **TOL[dtype])
+    for a, b in zip(res[0][2] + res[0][3], res[1][2] + res[1][3]):
+        assert isinstance(b._data, cp.ndarray)
+        np.testing.assert_allclose(host(b), a.numpy(), **TOL[dtype])
+
+
+def test_ops_dispatch_to_our_kernels(monkeypatch):
+    from axonal.backend import cuda as cuda_backend
+
+    x = axonal.randn(4, 3, 8, 8, device="cuda")
+    assert axonal.backend.kernels_for(x._data) is cuda_backend
+    calls = []
+    for name in (
+        "matmul",
+        "gemm",
+        "conv2d_forward",
+        "conv2d_backward_input",
+        "max_pool2d_forward",
+        "softmax_forward",
+    ):
+        real = getattr(cuda_backend, name)
+
+        def spy(*a, _n=name, _f=real, **k):
+            calls.append(_n)
+            return _f(*a, **k)
+
+        monkeypatch.setattr(cuda_backend, name, spy)
+    x.requires_grad_(True)
+    y = F.max_pool2d(F.conv2d(x, axonal.randn(5, 3, 3, 3, device="cuda")), 2)
+    (y.flatten(1) @ axonal.randn(45, 4, device="cuda")).softmax(1).sum().backward()
+    nn.Linear(3, 2).cuda()(axonal.randn(2, 3, device="cuda"))
+    assert set(calls) == {
+        "matmul",
+        "gemm",
+        "conv2d_forward",
+        "conv2d_backward_input",
+        "max_pool2d_forward",
+        "softmax_forward",
+    }
+
+
+@pytest.mark.parametrize("make", ["mlp", "cnn"])
+def test_training_matches_cpu(make, rng):
+    x = rng.standard_normal((32, 1, 8, 8))
+    t = rng.integers(0, 3, 32)
+    res = []
+    for device in ("cpu", "cuda"):
+        axonal.manual_seed(0)
+        if make == "mlp":
+            m = nn.Sequential(nn.Flatten(), nn.Linear(64, 16), nn.Tanh(), nn.Linear(16, 3))
+        else:
+            m = nn.Sequential(
+                nn.Conv2d(1, 4, 3),
+                nn.BatchNorm2d(4),
+                nn.ReLU(),
+                nn.MaxPool2d(2),
+                nn.Flatten(),
+                nn.Linear(36, 3),
+            )
+        m = m.double().to(device)
+        opt = optim.Adam(m.parameters(), lr=1e-2)
+        for i in range(4):
+            xb = axonal.tensor(x[i * 8 : (i + 1) * 8]).to(device)
+            tb = axonal.tensor(t[i * 8 : (i + 1) * 8]).to(device)
+            opt.zero_grad()
+            F.cross_entropy(m(xb), tb).backward()
+            opt.step()
+        res.append((m, opt))
+    for a, b in zip(res[0][0].state_dict().values(), res[1][0].state_dict().values()):
+        assert isinstance(b._data, cp.ndarray)
+        # float64; Adam's 1/sqrt(v) amplifies last-bit differences of the summation orders
+        np.testing.assert_allclose(host(b), a.numpy(), rtol=1e-6, atol=1e-8)
+    for st in res[1][1].state.values():
+        for v in st.values():
+            arr = getattr(v, "_data", v)
+            if getattr(arr, "ndim", 0) > 0:
+                assert isinstance(arr, cp.ndarray)
+
+
+def test_mixing_devices_and_numpy_errors():
+    a = axonal.ones(2, 2, device="cuda")
+    with pytest.raises(RuntimeError, match="^add: Expected all tensors to be on the same device"):
+        a + axonal.ones(2, 2)
+    with pytest.raises(RuntimeError, match="^matmul: Expected all tensors"):
+        axonal.ones(2, 2) @ a
+    with pytest.raises(TypeError, match=r"\.cpu\(\)"):
+        a.numpy()
+    assert host(a * axonal.tensor(2.0)).tolist() == [[2.0, 2.0], [2.0, 2.0]]
+
+
+def test_training_step_does_not_synchronise():
+    cupyx = pytest.importorskip("cupyx")
+    allow = getattr(cupyx, "allow_synchronize", None)
+    if allow is None:
+        pytest.skip("this CuPy has no cupyx.allow_synchronize to detect synchronisation")
+    axonal.manual_seed(0)
+    m = nn.Sequential(
+        nn.Conv2d(1, 4, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(36, 2)
+    ).cuda()
+    opt = optim.AdamW(m.parameters(), lr=1e-3)
+    x = axonal.randn(8, 1, 8, 8, device="cuda")
+    y = axonal.randn(8, 2, device="cuda")
+    F.mse_loss(m(x), y).backward()  # warm up (kernel loading, pools)
+    opt.step()
+    axonal.cuda.synchronize()
+    with allow(False):
+        for _ in range(2):
+            opt.zero_grad()
+            F.mse_loss(m(x), y).backward()
+            nn.utils.clip_grad_norm_(m.parameters(), 1.0)
+            opt.step()
+    axonal.cuda.synchronize()
+
+
+def test_cli_train_on_cuda(tmp_path):
+    from axonal.cli import main
+
+    out = tmp_path / "r.json"
+    assert (
+        main(
+            [
+                "train",
+                "cnn-digits",
+                "--device",
+                "cuda",
+                "--epochs",
+                "2",
+                "--quiet",
+                "--json",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    res = json.loads(out.read_text())
+    assert res["device"] == "cuda" and res["test_accuracy"] > 0.5
