@@ -308,17 +308,23 @@ PYBIND11_MODULE(_cpu, m) {
   m.def("hardware_threads", &axonal::hardware_threads);
   m.def("built_with_openmp", &axonal::built_with_openmp);
   m.def("has_avx2_fma", &axonal::cpu_has_avx2_fma);
+  m.def("has_avx512f", &axonal::cpu_has_avx512f);
+  m.def("_set_gemm_avx512_min_flops", &axonal::set_gemm_avx512_min_flops, py::arg("flops"),
+        "On the AVX-512 path, GEMMs below this many flops use the AVX2 kernel (0: never).");
+  m.def("_gemm_avx512_min_flops", &axonal::gemm_avx512_min_flops);
   m.def("simd_path", &axonal::simd_path_name);
   m.def(
       "set_simd_path",
       [](const std::string& name) {
-        if (name == "avx2" || name == "avx2+fma")
+        if (name == "avx512" || name == "avx512f+avx2+fma")
+          axonal::set_simd_path(axonal::SimdPath::avx512);
+        else if (name == "avx2" || name == "avx2+fma")
           axonal::set_simd_path(axonal::SimdPath::avx2);
         else if (name == "portable")
           axonal::set_simd_path(axonal::SimdPath::portable);
         else
-          throw std::invalid_argument("set_simd_path: expected 'avx2' or 'portable', got '" + name +
-                                      "'");
+          throw std::invalid_argument(
+              "set_simd_path: expected 'avx512', 'avx2' or 'portable', got '" + name + "'");
       },
       py::arg("name"));
   register_conv_bindings(m);

@@ -241,8 +241,7 @@ Plan make_plan(const Conv2dParams& p, ConvPass pass, std::size_t elem, int nt) {
   pl.algo = is_pointwise(p) ? Algo::pointwise : Algo::gemm;
   if (PQ == 0) return pl;
 #ifdef AXONAL_X86
-  if (pl.algo == Algo::gemm && crs > 0 && simd_path() == SimdPath::avx2 &&
-      plan_implicit(p, pass, elem, pl))
+  if (pl.algo == Algo::gemm && crs > 0 && simd_avx2() && plan_implicit(p, pass, elem, pl))
     return pl;
 #endif
   if (pl.algo == Algo::gemm && crs > 0) {
@@ -277,7 +276,7 @@ void im2col_tile(const Conv2dParams& p, const ColRanges& cr, const T* xg, index_
                  index_t j0, index_t j1, T* col) {
   const index_t jt = j1 - j0, HW = p.H * p.W, sw = p.stride_w;
 #ifdef AXONAL_X86
-  const bool fast2 = sw == 2 && simd_path() == SimdPath::avx2;
+  const bool fast2 = sw == 2 && simd_avx2();
 #else
   const bool fast2 = false;
 #endif

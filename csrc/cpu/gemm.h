@@ -20,13 +20,20 @@ template <typename T>
 void gemm(bool trans_a, bool trans_b, index_t M, index_t N, index_t K, T alpha, const T* A,
           index_t lda, const T* B, index_t ldb, T beta, T* C, index_t ldc, int num_threads);
 
-// Kernel entry points, one per SIMD path (gemm_avx2.cpp / gemm_portable.cpp).
+// On the AVX-512 path, products below this many flops (or that fill the 12-row tile badly) use
+// the AVX2 kernel; 0 forces the AVX-512 kernel everywhere (tests).
+void set_gemm_avx512_min_flops(double flops);
+double gemm_avx512_min_flops();
+
+// Kernel entry points, one per SIMD path (gemm_avx512.cpp / gemm_avx2.cpp / gemm_portable.cpp).
 #define AXONAL_DECLARE_GEMM_IMPL(NAME, T)                                                     \
   void NAME(bool trans_a, bool trans_b, index_t M, index_t N, index_t K, T alpha, const T* A, \
             index_t lda, const T* B, index_t ldb, T beta, T* C, index_t ldc, int num_threads, \
             const GemmBlocking* blocking)
 AXONAL_DECLARE_GEMM_IMPL(gemm_f32_avx2, float);
 AXONAL_DECLARE_GEMM_IMPL(gemm_f64_avx2, double);
+AXONAL_DECLARE_GEMM_IMPL(gemm_f32_avx512, float);
+AXONAL_DECLARE_GEMM_IMPL(gemm_f64_avx512, double);
 AXONAL_DECLARE_GEMM_IMPL(gemm_f32_portable, float);
 AXONAL_DECLARE_GEMM_IMPL(gemm_f64_portable, double);
 

@@ -47,6 +47,14 @@ struct KernelAvx2 {
   static void run(index_t kc, const T* __restrict a, index_t ars, index_t acs,
                   const T* __restrict b, index_t brs, T* c, index_t rs, index_t cs, T alpha, T beta,
                   int mr, int nr) {
+    // Start fetching the C tile now: it is read (beta != 0, every K block after the first)
+    // only after the k loop, and at large ldc its rows often come from L3 or memory.
+    if (cs == 1) {
+      for (int i = 0; i < mr; ++i) {
+        _mm_prefetch(reinterpret_cast<const char*>(c + i * rs), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(c + i * rs + NR - 1), _MM_HINT_T0);
+      }
+    }
     V c00 = S::zero(), c01 = S::zero(), c10 = S::zero(), c11 = S::zero();
     V c20 = S::zero(), c21 = S::zero(), c30 = S::zero(), c31 = S::zero();
     V c40 = S::zero(), c41 = S::zero(), c50 = S::zero(), c51 = S::zero();

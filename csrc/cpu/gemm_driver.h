@@ -123,17 +123,24 @@ void gemm_packed(bool trans_a, bool trans_b, index_t M, index_t N, index_t K, T 
                  index_t lda, const T* B, index_t ldb, T beta, T* C, index_t rs_c, index_t cs_c,
                  int nt, index_t MC, index_t KC, index_t NC) {
   constexpr int MR = Kernel::MR, NR = Kernel::NR;
-  MC = std::max<index_t>(MR, (MC / MR) * MR);
-  NC = std::max<index_t>(NR, (NC / NR) * NR);
+  // Equal blocks rounded up to whole micro-panels (N = 2048 with NC 2040 -> 2 x 1024, not
+  // 2040 + 8: a sliver of a last block would repack all of A for a few columns).
+  auto panels_block = [](index_t n, index_t max_block, index_t r) {
+    const index_t max_panels = std::max<index_t>(1, max_block / r);
+    return balanced_block((n + r - 1) / r, max_panels) * r;
+  };
+  NC = panels_block(N, NC, NR);
   KC = balanced_block(K, KC);
-  const index_t kc_max = std::min(KC, K);
-  const index_t nc_max = std::min(NC, ((N + NR - 1) / NR) * NR);
-  const index_t mc_max = std::min(MC, ((M + MR - 1) / MR) * MR);
   // Row split: each thread owns a contiguous range of MR-panels of rows and packs its own A
   // blocks (kept in its core's L2), sharing only the packed B block: two barriers per K block.
   // Tile split (too few rows to share out): A blocks are shared too, and the MR x NR tiles split.
   const index_t panels_m = (M + MR - 1) / MR;
   const bool row_split = nt > 1 && panels_m >= 2 * nt;
+  // MC: equal blocks of each thread's rows (row split) or of all rows
+  MC = panels_block(row_split ? ((panels_m + nt - 1) / nt) * MR : M, MC, MR);
+  const index_t kc_max = std::min(KC, K);
+  const index_t nc_max = std::min(NC, ((N + NR - 1) / NR) * NR);
+  const index_t mc_max = std::min(MC, ((M + MR - 1) / MR) * MR);
   const int a_bufs = row_split ? nt : 1;
   AlignedBuffer<T> bbuf(static_cast<size_t>(kc_max * nc_max));
   AlignedBuffer<T> abuf(static_cast<size_t>(kc_max * mc_max * a_bufs));

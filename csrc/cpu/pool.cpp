@@ -157,7 +157,7 @@ inline bool fast_2x2(const Pool2dParams& p) {
 #ifdef AXONAL_X86
   return p.kh == 2 && p.kw == 2 && p.sh == 2 && p.sw == 2 && p.ph == 0 && p.pw == 0 && p.dh == 1 &&
          p.dw == 1 && p.P == p.H / 2 && p.Q == p.W / 2 && p.H * p.W < (index_t(1) << 31) &&
-         simd_path() == SimdPath::avx2;
+         simd_avx2();
 #else
   (void)p;
   return false;
@@ -388,7 +388,7 @@ void adaptive_avg_pool2d_forward(const Pool2dParams& p, const T* x, T* y, int nu
   const int nt = pool_threads(num_threads, double(planes) * double(HW + PQ));
   if (PQ == 1) {  // global average pooling
 #ifdef AXONAL_X86
-    if (simd_path() == SimdPath::avx2) {
+    if (simd_avx2()) {
       over_planes(nt, planes,
                   [&](int, index_t lo, index_t hi) { global_avg_pool_avx2(lo, hi, HW, x, y); });
       return;

@@ -24,7 +24,7 @@ def simd(request):
     old = _cpu.simd_path()
     _cpu.set_simd_path(request.param)
     yield request.param
-    _cpu.set_simd_path("avx2" if old.startswith("avx2") else "portable")
+    _cpu.set_simd_path(old)
 
 
 @pytest.fixture(params=[1, 2])

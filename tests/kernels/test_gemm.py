@@ -9,15 +9,22 @@ ref = backend.get("numpy")
 cpu = backend.get("cpu")
 
 TOL = {np.float32: 1e-5, np.float64: 1e-12}
-SIMD_PATHS = ["portable"] + (["avx2"] if _cpu.has_avx2_fma() else [])
+SIMD_PATHS = (
+    ["portable"]
+    + (["avx2"] if _cpu.has_avx2_fma() else [])
+    + (["avx512"] if _cpu.has_avx512f() else [])
+)
 
 
 @pytest.fixture(params=SIMD_PATHS)
 def simd(request):
-    old = _cpu.simd_path()
+    old, old_min = _cpu.simd_path(), _cpu._gemm_avx512_min_flops()
     _cpu.set_simd_path(request.param)
+    if request.param == "avx512":  # the AVX-512 kernel for every shape, tiny ones included
+        _cpu._set_gemm_avx512_min_flops(0.0)
     yield request.param
-    _cpu.set_simd_path("avx2" if old.startswith("avx2") else "portable")
+    _cpu.set_simd_path(old)
+    _cpu._set_gemm_avx512_min_flops(old_min)
 
 
 @pytest.fixture(params=[1, 2])
@@ -77,8 +84,10 @@ def test_random_shapes_both_transposes(dtype, simd, threads, rng):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_alpha_beta(dtype, rng):
-    for m, n, k in [(7, 19, 5), (64, 64, 64), (130, 33, 257), (1, 1, 1), (5, 3, 0)]:
+def test_alpha_beta(dtype, simd, rng):
+    # (37, 45, 2100), (200, 70, 1100): K spans several K blocks (beta applied once, then C += )
+    shapes = [(7, 19, 5), (64, 64, 64), (130, 33, 257), (1, 1, 1), (5, 3, 0), (37, 45, 2100)]
+    for m, n, k in shapes + [(200, 70, 1100)]:
         for alpha, beta in [(1.0, 0.0), (0.5, 1.0), (-2.0, 0.25), (0.0, 3.0), (1.5, -1.0)]:
             a = rng.standard_normal((m, k)).astype(dtype)
             b = rng.standard_normal((k, n)).astype(dtype)
@@ -100,7 +109,7 @@ def test_beta_zero_ignores_nan_in_c(rng):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_noncontiguous_and_transposed_views(dtype, rng):
+def test_noncontiguous_and_transposed_views(dtype, simd, rng):
     big_a = rng.standard_normal((90, 70)).astype(dtype)
     big_b = rng.standard_normal((80, 60)).astype(dtype)
     cases = [
@@ -127,7 +136,7 @@ def test_output_with_leading_dimension(rng):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_raw_leading_dimensions(dtype, rng):
+def test_raw_leading_dimensions(dtype, simd, rng):
     m, n, k, lda, ldb, ldc = 11, 7, 5, 9, 12, 10
     A = rng.standard_normal(m * lda).astype(dtype)
     B = rng.standard_normal(k * ldb).astype(dtype)
@@ -249,3 +258,31 @@ def test_unpickled_and_byteswapped_arrays(rng):
     np.testing.assert_allclose(_cpu.gemm(a, b), a.astype(np.float64) @ b, rtol=1e-5, atol=1e-6)
     with pytest.raises(TypeError, match="native byte order"):
         _cpu.gemm(a.astype(">f4"), b.astype(">f4"))
+
+
+def test_simd_path_selection():
+    """The widest path the CPU has is the default; asking for one it lacks raises."""
+    old = _cpu.simd_path()
+    try:
+        want = (
+            "avx512f+avx2+fma"
+            if _cpu.has_avx512f()
+            else "avx2+fma"
+            if _cpu.has_avx2_fma()
+            else "portable"
+        )
+        import os
+
+        if os.environ.get("AXONAL_SIMD") is None:
+            assert old == want
+        for name, ok in (("avx512", _cpu.has_avx512f()), ("avx2", _cpu.has_avx2_fma())):
+            if ok:
+                _cpu.set_simd_path(name)
+                assert _cpu.simd_path().startswith(name)
+            else:
+                with pytest.raises(ValueError, match="no AVX"):
+                    _cpu.set_simd_path(name)
+        with pytest.raises(ValueError, match="expected 'avx512', 'avx2' or 'portable'"):
+            _cpu.set_simd_path("sse9")
+    finally:
+        _cpu.set_simd_path(old)
