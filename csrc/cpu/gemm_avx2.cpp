@@ -88,20 +88,26 @@ struct KernelAvx2 {
     }
     const V va = S::set1(alpha);
     V acc[12] = {c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51};
-    if (mr == MR && nr == NR && cs == 1) {
-      if (beta == T(0)) {
-        for (int i = 0; i < MR; ++i) {
-          S::store(c + i * rs, S::mul(va, acc[2 * i]));
-          S::store(c + i * rs + S::W, S::mul(va, acc[2 * i + 1]));
+    if (nr == NR && cs == 1) {  // full-width rows (the last row panel may have mr < MR)
+      auto rows = [&](int m) {
+        if (beta == T(0)) {
+          for (int i = 0; i < m; ++i) {
+            S::store(c + i * rs, S::mul(va, acc[2 * i]));
+            S::store(c + i * rs + S::W, S::mul(va, acc[2 * i + 1]));
+          }
+        } else {
+          const V vb = S::set1(beta);
+          for (int i = 0; i < m; ++i) {
+            T* ci = c + i * rs;
+            S::store(ci, S::fma(va, acc[2 * i], S::mul(vb, S::load(ci))));
+            S::store(ci + S::W, S::fma(va, acc[2 * i + 1], S::mul(vb, S::load(ci + S::W))));
+          }
         }
-      } else {
-        const V vb = S::set1(beta);
-        for (int i = 0; i < MR; ++i) {
-          T* ci = c + i * rs;
-          S::store(ci, S::fma(va, acc[2 * i], S::mul(vb, S::load(ci))));
-          S::store(ci + S::W, S::fma(va, acc[2 * i + 1], S::mul(vb, S::load(ci + S::W))));
-        }
-      }
+      };
+      if (mr == MR)
+        rows(MR);  // constant trip count: the accumulators stay in registers
+      else
+        rows(mr);
       return;
     }
     alignas(32) T tmp[MR * NR];

@@ -98,20 +98,26 @@ struct KernelAvx512 {
     else
       loop<false>(kc, a, ars, acs, b, brs, c0, c1);
     const V va = S::set1(alpha);
-    if (mr == MR && nr == NR && cs == 1) {
-      if (beta == T(0)) {
-        for (int i = 0; i < MR; ++i) {
-          S::store(c + i * rs, S::mul(va, c0[i]));
-          S::store(c + i * rs + S::W, S::mul(va, c1[i]));
+    if (nr == NR && cs == 1) {  // full-width rows (the last row panel may have mr < MR)
+      auto rows = [&](int m) {
+        if (beta == T(0)) {
+          for (int i = 0; i < m; ++i) {
+            S::store(c + i * rs, S::mul(va, c0[i]));
+            S::store(c + i * rs + S::W, S::mul(va, c1[i]));
+          }
+        } else {
+          const V vb = S::set1(beta);
+          for (int i = 0; i < m; ++i) {
+            T* ci = c + i * rs;
+            S::store(ci, S::fma(va, c0[i], S::mul(vb, S::load(ci))));
+            S::store(ci + S::W, S::fma(va, c1[i], S::mul(vb, S::load(ci + S::W))));
+          }
         }
-      } else {
-        const V vb = S::set1(beta);
-        for (int i = 0; i < MR; ++i) {
-          T* ci = c + i * rs;
-          S::store(ci, S::fma(va, c0[i], S::mul(vb, S::load(ci))));
-          S::store(ci + S::W, S::fma(va, c1[i], S::mul(vb, S::load(ci + S::W))));
-        }
-      }
+      };
+      if (mr == MR)
+        rows(MR);  // constant trip count: the accumulators stay in registers
+      else
+        rows(mr);
       return;
     }
     alignas(64) T tmp[MR * NR];
