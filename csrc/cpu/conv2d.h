@@ -94,6 +94,13 @@ template <typename T>
 void conv_kvec_forward_avx2(index_t Kg, index_t crs, const T* wt, const index_t* off, const T* xp,
                             index_t Wp, index_t sh, index_t sw, index_t P, index_t Q, const T* bias,
                             T* y, index_t ldy);
+// The forward form with 512-bit vectors (conv2d_avx512.cpp; AVX-512F CPUs only): wt in panels of
+// NR = 32 (float) or 16 (double) output channels, tiles of up to 14 consecutive positions of one
+// output row.
+template <typename T>
+void conv_kvec_forward_avx512(index_t Kg, index_t crs, const T* wt, const index_t* off, const T* xp,
+                              index_t Wp, index_t sh, index_t sw, index_t P, index_t Q,
+                              const T* bias, T* y, index_t ldy);
 template <typename T>
 void conv_kvec_backward_weight_avx2(index_t Kg, index_t crs, const T* dyt, const index_t* off,
                                     const T* xp, index_t Wp, index_t sh, index_t sw, index_t P,

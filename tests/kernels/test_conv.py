@@ -16,7 +16,11 @@ ref = backend.get("numpy")
 cpu = backend.get("cpu")
 
 TOL = {np.float32: 1e-4, np.float64: 1e-10}
-SIMD_PATHS = ["portable"] + (["avx2"] if _cpu.has_avx2_fma() else [])
+SIMD_PATHS = (
+    ["portable"]
+    + (["avx2"] if _cpu.has_avx2_fma() else [])
+    + (["avx512"] if _cpu.has_avx512f() else [])
+)
 
 
 @pytest.fixture(params=SIMD_PATHS)
@@ -131,6 +135,9 @@ PATH_CASES = [
     ((1, 3, 12, 12), (5, 3, 3, 3), 1, 1, 1, 1, {}),  # batch 1 on 2 threads: rows split
     ((1, 16, 140, 130), (8, 16, 3, 3), 1, 1, 1, 1, {}),  # several row chunks per image
     ((2, 16, 9, 8), (33, 16, 2, 3), 1, (1, 2), (2, 1), 1, {}),  # ragged channel panels
+    # long reductions (crs >= 384): the AVX-512 channel kernel's row tiles, odd Q, stride 2
+    ((2, 48, 7, 13), (32, 48, 3, 3), 1, 1, 1, 1, {}),
+    ((1, 48, 11, 31), (64, 48, 3, 3), 2, 1, (2, 1), 1, {}),
 ]
 
 
