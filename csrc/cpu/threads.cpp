@@ -1,5 +1,7 @@
 #include "cpu/threads.h"
 
+#include <pthread.h>
+
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
@@ -34,6 +36,13 @@ static int initial_threads() {
 }
 
 static int g_threads = initial_threads();
+
+// A process forked from one whose OpenMP thread team exists (any multi-threaded kernel call) must
+// not start a parallel region: GNU libgomp's team does not survive fork and the child would hang.
+// Children (DataLoader-style workers, multiprocessing's fork start method) therefore start on one
+// thread; set_num_threads() in the child overrides this at the caller's risk.
+static void on_fork_child() { g_threads = 1; }
+static const int g_atfork = pthread_atfork(nullptr, nullptr, &on_fork_child);
 
 int get_num_threads() {
 #ifdef AXONAL_OPENMP

@@ -286,3 +286,63 @@ def test_simd_path_selection():
             _cpu.set_simd_path("sse9")
     finally:
         _cpu.set_simd_path(old)
+
+
+def test_small_gemms_from_concurrent_threads(rng):
+    """Small products (the spin-pool path) called from several Python threads at once: every
+    result right (the pool serves one caller at a time; the others fall back to OpenMP)."""
+    import threading
+
+    old = _cpu.get_num_threads()
+    _cpu.set_num_threads(2)
+    shapes = [(64, 64, 64), (37, 70, 29), (128, 256, 100), (6, 16, 300), (97, 33, 64)]
+    cases = []
+    for m, n, k in shapes:
+        a = rng.standard_normal((m, k)).astype(np.float32)
+        b = rng.standard_normal((k, n)).astype(np.float32)
+        cases.append((a, b, a.astype(np.float64) @ b.astype(np.float64)))
+    errors = []
+
+    def work(seed):
+        for i in range(300):
+            a, b, want = cases[(seed + i) % len(cases)]
+            got = _cpu.gemm(a, b)
+            if rel_err(got, want) > TOL[np.float32]:
+                errors.append((seed, i, a.shape, b.shape))
+
+    try:
+        threads = [threading.Thread(target=work, args=(s,)) for s in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        _cpu.set_num_threads(old)
+    assert not errors, errors[:5]
+
+
+def _child_gemm(a, b):
+    return _cpu.get_num_threads(), _cpu.gemm(a, b), _cpu.gemm(b, a)
+
+
+def test_gemm_in_forked_child(rng):
+    """A child forked after the parent ran multi-threaded kernels (OpenMP team and spin pool
+    alive) computes on one thread instead of hanging in libgomp."""
+    import multiprocessing as mp
+
+    old = _cpu.get_num_threads()
+    _cpu.set_num_threads(2)
+    try:
+        a = rng.standard_normal((64, 64)).astype(np.float32)  # spin-pool path
+        b = rng.standard_normal((64, 64)).astype(np.float32)
+        big = rng.standard_normal((300, 300)).astype(np.float32)  # OpenMP path
+        _cpu.gemm(a, b)
+        _cpu.gemm(big, big)
+        ctx = mp.get_context("fork")
+        with ctx.Pool(1) as pool:
+            nt, ab, ba = pool.apply_async(_child_gemm, (a, b)).get(timeout=60)
+    finally:
+        _cpu.set_num_threads(old)
+    assert nt == 1
+    assert rel_err(ab, a.astype(np.float64) @ b.astype(np.float64)) <= TOL[np.float32]
+    assert rel_err(ba, b.astype(np.float64) @ a.astype(np.float64)) <= TOL[np.float32]
