@@ -142,7 +142,14 @@ bool spin_pool_run(std::int64_t n, int helpers, void (*fn)(void*, std::int64_t),
       st = p.state.load(std::memory_order_acquire);
     }
   }
-  while (p.done.load(std::memory_order_acquire) + mine < items) cpu_relax();
+  // Wait for the items workers claimed. Spin briefly, then yield: a worker the scheduler put on
+  // this CPU can only finish its item when the caller lets it run.
+  for (int spins = 0; p.done.load(std::memory_order_acquire) + mine < items; ++spins) {
+    if (spins < 256)
+      cpu_relax();
+    else
+      std::this_thread::yield();
+  }
   p.busy.store(false, std::memory_order_release);
   return true;
 }
