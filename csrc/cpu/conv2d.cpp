@@ -9,7 +9,6 @@
 #include "cpu/conv2d.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -586,13 +585,13 @@ void implicit_forward_pass(const Conv2dParams& p, const Plan& pl, const T* in, c
   const std::vector<index_t> off = implicit_offsets(p, im);
   const T* wpk = ws;
   const index_t items = p.N * G * im.nchunks;
-  // Items are handed out one at a time, not in fixed chunks: every item writes its own part of
-  // out (the result does not depend on who computes what), and a thread whose vCPU is slowed by
-  // other work (another library's spinning threads, a noisy neighbour) simply takes fewer.
-  std::atomic<index_t> next{0};
-  run_parallel(pl.threads, [&](int tid, int) {
+  // Contiguous ranges of items per thread (handing them out one at a time through a shared
+  // counter cost 0.29 -> 0.51 ms on 64,1,28,28,32,3: thousands of tiny items)
+  run_parallel(pl.threads, [&](int tid, int nth) {
     T* xp = ws + im.wpack_elems + tid * im.xp_elems;
-    for (index_t it; (it = next.fetch_add(1, std::memory_order_relaxed)) < items;) {
+    index_t lo, hi;
+    chunk(items, tid, nth, lo, hi);
+    for (index_t it = lo; it < hi; ++it) {
       const index_t ch = it % im.nchunks, ng = it / im.nchunks, n = ng / G, g = ng % G;
       const index_t p0 = ch * im.rows, p1 = std::min(im.pout, p0 + im.rows);
       pad_rows(im, in + n * in_img + g * im.cin_g * im.hin * im.win, p0 * im.sh - im.pad_h, xp);
