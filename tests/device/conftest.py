@@ -1,9 +1,11 @@
 """Fixtures of the device tests: a NumPy-backed fake CuPy (fake_cupy.py) stands in for the GPU.
 
-Every test here runs with ``cupy`` / ``cupyx`` in ``sys.modules`` pointing at the fake and with
-``axonal.cuda.is_available()`` answering True; both are undone after each test, so the rest of the
-suite never sees them. The ``_cuda`` extension is not built here, so ops take the generic CuPy
-(``xp``) path; tests/device/test_dispatch.py checks the kernel dispatch with a recording stand-in.
+Every test here runs with ``cupy`` / ``cupyx`` in ``sys.modules`` pointing at the fake,
+``axonal.cuda.is_available()`` answering True and ``axonal.cuda.is_built()`` False; all are
+undone after each test, so the rest of the suite never sees them. Where the ``_cuda`` extension
+is built (CI builds it wherever nvcc exists) its kernels would be handed the fake's host
+pointers, so the fake also hides the build: ops take the generic CuPy (``xp``) path, and
+tests/device/test_dispatch.py checks the kernel dispatch with a recording stand-in.
 A test marked ``@pytest.mark.real_cuda_state`` runs without the fake (e.g. "no CUDA" errors).
 """
 
@@ -32,6 +34,7 @@ def fake_cuda(request, monkeypatch):
     for name, mod in fake_cupy.MODULES.items():
         monkeypatch.setitem(sys.modules, name, mod)
     monkeypatch.setattr(axonal.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(axonal.cuda, "is_built", lambda: False)  # no real kernels on the fake
     monkeypatch.setattr(axonal.backend, "_KERNELS", None)  # resolve the dispatch again
     yield fake_cupy
     # monkeypatch removes the modules again; the dispatch cache must not keep the fake
