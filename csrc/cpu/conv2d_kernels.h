@@ -1,5 +1,5 @@
 // conv2d_kernels.h: the implicit-GEMM conv2d kernels, written once over a vector type and
-// compiled once per instruction set: conv2d_avx2.cpp instantiates them with its 256-bit Vec
+// compiled once per instruction set: conv2d_avx2.cpp instantiates them with Vec256 (simd_vec.h)
 // (-mavx2 -mfma), conv2d_avx512.cpp with a 512-bit one (-mavx512f). Include only from those
 // files. A Vec<T> provides V, W (lanes), zero, load, bcast, set1, fma, add, store; some kernels
 // need more (load_n, hsum, hsum4_add: the dot-product kernels; store_tile_t: kvec_forward).

@@ -4,41 +4,13 @@
 #include <immintrin.h>
 
 #include "cpu/gemm_driver.h"
+#include "cpu/simd_vec.h"
 
 namespace {
 
 template <typename T>
-struct Avx2;
-
-template <>
-struct Avx2<float> {
-  using V = __m256;
-  static constexpr int W = 8;
-  static V zero() { return _mm256_setzero_ps(); }
-  static V set1(float x) { return _mm256_set1_ps(x); }
-  static V load(const float* p) { return _mm256_loadu_ps(p); }
-  static V bcast(const float* p) { return _mm256_broadcast_ss(p); }
-  static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
-  static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
-  static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
-};
-
-template <>
-struct Avx2<double> {
-  using V = __m256d;
-  static constexpr int W = 4;
-  static V zero() { return _mm256_setzero_pd(); }
-  static V set1(double x) { return _mm256_set1_pd(x); }
-  static V load(const double* p) { return _mm256_loadu_pd(p); }
-  static V bcast(const double* p) { return _mm256_broadcast_sd(p); }
-  static V fma(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
-  static V mul(V a, V b) { return _mm256_mul_pd(a, b); }
-  static void store(double* p, V v) { _mm256_storeu_pd(p, v); }
-};
-
-template <typename T>
 struct KernelAvx2 {
-  using S = Avx2<T>;
+  using S = Vec256<T>;
   using V = typename S::V;
   static constexpr int MR = 6, NR = 2 * S::W;
 

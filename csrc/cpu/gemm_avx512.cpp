@@ -6,39 +6,13 @@
 #include <immintrin.h>
 
 #include "cpu/gemm_driver.h"
+#include "cpu/simd_vec.h"
 
 namespace {
 
 template <typename T>
-struct Avx512;
-
-template <>
-struct Avx512<float> {
-  using V = __m512;
-  static constexpr int W = 16;
-  static V zero() { return _mm512_setzero_ps(); }
-  static V set1(float x) { return _mm512_set1_ps(x); }
-  static V load(const float* p) { return _mm512_loadu_ps(p); }
-  static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
-  static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
-  static void store(float* p, V v) { _mm512_storeu_ps(p, v); }
-};
-
-template <>
-struct Avx512<double> {
-  using V = __m512d;
-  static constexpr int W = 8;
-  static V zero() { return _mm512_setzero_pd(); }
-  static V set1(double x) { return _mm512_set1_pd(x); }
-  static V load(const double* p) { return _mm512_loadu_pd(p); }
-  static V fma(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
-  static V mul(V a, V b) { return _mm512_mul_pd(a, b); }
-  static void store(double* p, V v) { _mm512_storeu_pd(p, v); }
-};
-
-template <typename T>
 struct KernelAvx512 {
-  using S = Avx512<T>;
+  using S = Vec512<T>;
   using V = typename S::V;
   static constexpr int MR = 12, NR = 2 * S::W;
 
