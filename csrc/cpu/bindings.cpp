@@ -11,6 +11,7 @@
 #include "common/check.h"
 #include "cpu/cpu_features.h"
 #include "cpu/gemm.h"
+#include "cpu/optim.h"
 #include "cpu/threads.h"
 
 namespace py = pybind11;
@@ -274,6 +275,50 @@ void gemm_raw(bool ta, bool tb, index_t M, index_t N, index_t K, double alpha,
   }
 }
 
+// Fused Adam / AdamW step on C-contiguous arrays of one float dtype and size (vmax may be None).
+void adam_update_py(const py::handle& p_h, const py::handle& g_h, const py::handle& m_h,
+                    const py::handle& v_h, const py::handle& vmax_h, double beta1, double beta2,
+                    double eps, double step_size, double bc2_sqrt, double wd, bool maximize,
+                    double shrink) {
+  const char* op = "adam_update";
+  const char* names[5] = {"param", "grad", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"};
+  const py::handle hs[5] = {p_h, g_h, m_h, v_h, vmax_h};
+  const int count = vmax_h.is_none() ? 4 : 5;
+  std::vector<py::array> a;
+  for (int i = 0; i < count; ++i) {
+    a.push_back(as_array(hs[i], op, names[i]));
+    if (!(a[i].flags() & py::array::c_style))
+      throw py::value_error(axonal::str_cat(op, ": ", names[i], " must be C-contiguous"));
+    if (i != 1 && !a[i].writeable())
+      throw py::value_error(axonal::str_cat(op, ": ", names[i], " is read-only"));
+    if (a[i].size() != a[0].size())
+      throw py::value_error(axonal::str_cat(op, ": ", names[i], " has shape ", shape_str(a[i]),
+                                            ", param has shape ", shape_str(a[0])));
+  }
+  const DType dt = dtype_of(a[0], op, names[0]);
+  for (int i = 1; i < count; ++i)
+    if (dtype_of(a[i], op, names[i]) != dt)
+      throw py::type_error(axonal::str_cat(op, ": ", names[i], " has dtype ",
+                                           std::string(py::str(a[i].dtype())), ", param has ",
+                                           std::string(py::str(a[0].dtype()))));
+  const index_t n = static_cast<index_t>(a[0].size());
+  const int nt = axonal::get_num_threads();
+  auto run = [&](auto zero) {
+    using T = decltype(zero);
+    auto ptr = [&](int i) { return i < count ? static_cast<T*>(a[i].mutable_data()) : nullptr; };
+    T* p = ptr(0);
+    const T* g = static_cast<const T*>(a[1].data());
+    T *m = ptr(2), *v = ptr(3), *vmax = ptr(4);
+    py::gil_scoped_release release;
+    axonal::adam_update<T>(n, p, g, m, v, vmax, beta1, beta2, eps, step_size, bc2_sqrt, wd,
+                           maximize, shrink, nt);
+  };
+  if (dt == DType::f32)
+    run(0.0f);
+  else
+    run(0.0);
+}
+
 }  // namespace
 
 void register_conv_bindings(pybind11::module_& m);
@@ -303,6 +348,11 @@ PYBIND11_MODULE(_cpu, m) {
         py::arg("K"), py::arg("alpha"), py::arg("A"), py::arg("lda"), py::arg("B"), py::arg("ldb"),
         py::arg("beta"), py::arg("C"), py::arg("ldc"),
         "BLAS-style GEMM on flat C-contiguous buffers with explicit leading dimensions.");
+  m.def("adam_update", &adam_update_py, py::arg("param"), py::arg("grad"), py::arg("exp_avg"),
+        py::arg("exp_avg_sq"), py::arg("max_exp_avg_sq"), py::arg("beta1"), py::arg("beta2"),
+        py::arg("eps"), py::arg("step_size"), py::arg("bc2_sqrt"), py::arg("weight_decay"),
+        py::arg("maximize"), py::arg("shrink"),
+        "One fused Adam/AdamW step in place (PyTorch's formulas); max_exp_avg_sq may be None.");
   m.def("get_num_threads", &axonal::get_num_threads);
   m.def("set_num_threads", &axonal::set_num_threads, py::arg("n"));
   m.def("hardware_threads", &axonal::hardware_threads);
