@@ -38,6 +38,21 @@ def gemm_raw(
     C: npt.NDArray[np.floating],
     ldc: int,
 ) -> None: ...
+def adam_update(
+    param: np.ndarray,
+    grad: np.ndarray,
+    exp_avg: np.ndarray,
+    exp_avg_sq: np.ndarray,
+    max_exp_avg_sq: np.ndarray | None,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    step_size: float,
+    bc2_sqrt: float,
+    weight_decay: float,
+    maximize: bool,
+    shrink: float,
+) -> None: ...
 def get_num_threads() -> int: ...
 def set_num_threads(n: int) -> None: ...
 def hardware_threads() -> int: ...
