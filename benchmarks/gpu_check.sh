@@ -8,7 +8,10 @@
 #      from MNIST_DIR or .gpu_data/mnist, else synthetic data of the same shape)
 #   5. benchmarks/bench_cuda.py (ours vs cuBLAS / cuDNN / torch / device copy), table last
 # Full logs go to $OUT (default /tmp/axonal_gpu_check). Never changes clocks, power or modes.
-# Usage: bash benchmarks/gpu_check.sh [--quick]
+# Usage: bash benchmarks/gpu_check.sh [--quick]      (GPU_CHECK_BUDGET=540: seconds for everything)
+# Through the device tool: first `mkdir -p .gpu_data && cp -r ../shared/data/mnist .gpu_data/`
+# here (git-ignored), then run `bash benchmarks/gpu_check.sh` with carry [".gpu_data"]; the
+# logs land in $OUT, which the tool brings back.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/axonal_gpu_check}
@@ -17,6 +20,24 @@ QUICK=${1:-}
 PY=${PYTHON:-python3}
 T0=$(date +%s)
 stamp() { echo "[gpu_check +$(( $(date +%s) - T0 ))s] $*"; }
+# The whole script must end inside one device call (600 s at most): every step gets its own cap
+# or what is left of BUDGET seconds, whichever is less; a step with under 20 s left is skipped
+# (exit code 124 in the summary), so the summary is always printed.
+BUDGET=${GPU_CHECK_BUDGET:-540}
+left() {
+  local cap=$1 rest=$(( BUDGET - ($(date +%s) - T0) ))
+  if [ "$rest" -lt "$cap" ]; then echo "$rest"; else echo "$cap"; fi
+}
+run_step() {  # run_step CAP command...: runs under timeout, or skips when the budget is spent
+  local t
+  if [ $(( BUDGET - ($(date +%s) - T0) )) -lt 20 ]; then
+    shift
+    echo "SKIPPED (budget of ${BUDGET}s spent): $*"
+    return 124
+  fi
+  t=$(left "$1"); shift
+  timeout "$t" "$@"
+}
 
 stamp "GPU: $(nvidia-smi --query-gpu=name,compute_cap,driver_version,memory.total --format=csv,noheader 2>&1 | head -1)"
 nvidia-smi > "$OUT/nvidia-smi.txt" 2>&1 || true
@@ -29,7 +50,7 @@ export AXONAL_CUDA=ON
 export CMAKE_ARGS="${CMAKE_ARGS:-} -DCMAKE_CUDA_FLAGS=-Xptxas=-v"
 stamp "build: CUDAARCHS=$CUDAARCHS, pip install --target /tmp/ax (log: $OUT/build.log)"
 rm -rf /tmp/ax
-if ! timeout 240 "$PY" -m pip install --no-build-isolation --no-deps -v --target /tmp/ax . \
+if ! run_step 240 "$PY" -m pip install --no-build-isolation --no-deps -v --target /tmp/ax . \
     > "$OUT/build.log" 2>&1; then
   tail -40 "$OUT/build.log"
   stamp "BUILD FAILED (see $OUT/build.log)"
@@ -42,14 +63,14 @@ export PYTHONPATH=/tmp/ax
 stamp "built: $("$PY" -c 'import axonal, axonal.cuda as c; print("axonal", axonal.__version__, "cuda built", c.is_built(), "available", c.is_available(), c.get_device_name() if c.is_available() else "")' 2>&1)"
 
 stamp "tests: pytest tests/cuda (kernels; log: $OUT/tests.log)"
-timeout 150 "$PY" -m pytest tests/cuda -q -rs -p no:cacheprovider \
+run_step 150 "$PY" -m pytest tests/cuda -q -rs -p no:cacheprovider \
   --ignore=tests/cuda/test_device_tensors.py > "$OUT/tests.log" 2>&1
 TEST_RC=$?
 tail -25 "$OUT/tests.log"
 stamp "tests exit code $TEST_RC"
 
 stamp "tests: device='cuda' tensors vs CPU (tests/cuda/test_device_tensors.py; log: $OUT/tests_device.log)"
-timeout 120 "$PY" -m pytest tests/cuda/test_device_tensors.py -q -rs -p no:cacheprovider \
+run_step 120 "$PY" -m pytest tests/cuda/test_device_tensors.py -q -rs -p no:cacheprovider \
   > "$OUT/tests_device.log" 2>&1
 DEV_RC=$?
 tail -15 "$OUT/tests_device.log"
@@ -65,14 +86,14 @@ for d in "${MNIST_DIR:-}" .gpu_data/mnist ../shared/data/mnist /work/shared/data
 done
 [ -z "$MNIST" ] && echo "MNIST not found here: the training timing uses synthetic data of its shape"
 stamp "training speed: cnn-mnist model on cuda vs cpu (log: $OUT/train_speed.log)"
-timeout 120 "$PY" benchmarks/bench_train_device.py ${MNIST:+--data-dir "$MNIST"} \
+run_step 120 "$PY" benchmarks/bench_train_device.py ${MNIST:+--data-dir "$MNIST"} \
   > "$OUT/train_speed.log" 2>&1
 TRAIN_RC=$?
 if [ $TRAIN_RC -ne 0 ]; then tail -20 "$OUT/train_speed.log"; fi
 stamp "training speed exit code $TRAIN_RC"
 
 stamp "benchmarks: bench_cuda.py (log: $OUT/bench_cuda.log)"
-timeout 180 "$PY" benchmarks/bench_cuda.py $QUICK --out "$OUT" > "$OUT/bench_stdout.log" 2>&1
+run_step 180 "$PY" benchmarks/bench_cuda.py $QUICK --out "$OUT" > "$OUT/bench_stdout.log" 2>&1
 BENCH_RC=$?
 if [ $BENCH_RC -ne 0 ]; then tail -30 "$OUT/bench_stdout.log"; fi
 stamp "bench exit code $BENCH_RC"
