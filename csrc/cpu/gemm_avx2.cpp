@@ -19,14 +19,7 @@ struct KernelAvx2 {
   static void run(index_t kc, const T* __restrict a, index_t ars, index_t acs,
                   const T* __restrict b, index_t brs, T* c, index_t rs, index_t cs, T alpha, T beta,
                   int mr, int nr) {
-    // Start fetching the C tile now: it is read (beta != 0, every K block after the first)
-    // only after the k loop, and at large ldc its rows often come from L3 or memory.
-    if (cs == 1) {
-      for (int i = 0; i < mr; ++i) {
-        _mm_prefetch(reinterpret_cast<const char*>(c + i * rs), _MM_HINT_T0);
-        _mm_prefetch(reinterpret_cast<const char*>(c + i * rs + NR - 1), _MM_HINT_T0);
-      }
-    }
+    prefetch_c_tile<T, NR>(c, rs, cs, mr);
     V c00 = S::zero(), c01 = S::zero(), c10 = S::zero(), c11 = S::zero();
     V c20 = S::zero(), c21 = S::zero(), c30 = S::zero(), c31 = S::zero();
     V c40 = S::zero(), c41 = S::zero(), c50 = S::zero(), c51 = S::zero();
@@ -58,33 +51,8 @@ struct KernelAvx2 {
       a3 += acs;
       b += brs;
     }
-    const V va = S::set1(alpha);
-    V acc[12] = {c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51};
-    if (nr == NR && cs == 1) {  // full-width rows (the last row panel may have mr < MR)
-      auto rows = [&](int m) {
-        if (beta == T(0)) {
-          for (int i = 0; i < m; ++i) {
-            S::store(c + i * rs, S::mul(va, acc[2 * i]));
-            S::store(c + i * rs + S::W, S::mul(va, acc[2 * i + 1]));
-          }
-        } else {
-          const V vb = S::set1(beta);
-          for (int i = 0; i < m; ++i) {
-            T* ci = c + i * rs;
-            S::store(ci, S::fma(va, acc[2 * i], S::mul(vb, S::load(ci))));
-            S::store(ci + S::W, S::fma(va, acc[2 * i + 1], S::mul(vb, S::load(ci + S::W))));
-          }
-        }
-      };
-      if (mr == MR)
-        rows(MR);  // constant trip count: the accumulators stay in registers
-      else
-        rows(mr);
-      return;
-    }
-    alignas(32) T tmp[MR * NR];
-    for (int i = 0; i < 12; ++i) S::store(tmp + i * S::W, acc[i]);
-    store_tile_scalar<T, NR>(tmp, c, rs, cs, alpha, beta, mr, nr);
+    const V lo[MR] = {c00, c10, c20, c30, c40, c50}, hi[MR] = {c01, c11, c21, c31, c41, c51};
+    store_c_tile<S, MR>(lo, hi, c, rs, cs, alpha, beta, mr, nr);
   }
 };
 

@@ -58,48 +58,14 @@ struct KernelAvx512 {
   static void run(index_t kc, const T* __restrict a, index_t ars, index_t acs,
                   const T* __restrict b, index_t brs, T* c, index_t rs, index_t cs, T alpha, T beta,
                   int mr, int nr) {
-    // Start fetching the C tile now: it is read (beta != 0) only after the k loop.
-    if (cs == 1) {
-      for (int i = 0; i < mr; ++i) {
-        _mm_prefetch(reinterpret_cast<const char*>(c + i * rs), _MM_HINT_T0);
-        _mm_prefetch(reinterpret_cast<const char*>(c + i * rs + NR - 1), _MM_HINT_T0);
-      }
-    }
+    prefetch_c_tile<T, NR>(c, rs, cs, mr);
     V c0[MR], c1[MR];
     for (int i = 0; i < MR; ++i) c0[i] = c1[i] = S::zero();
     if (ars == 1)
       loop<true>(kc, a, ars, acs, b, brs, c0, c1);
     else
       loop<false>(kc, a, ars, acs, b, brs, c0, c1);
-    const V va = S::set1(alpha);
-    if (nr == NR && cs == 1) {  // full-width rows (the last row panel may have mr < MR)
-      auto rows = [&](int m) {
-        if (beta == T(0)) {
-          for (int i = 0; i < m; ++i) {
-            S::store(c + i * rs, S::mul(va, c0[i]));
-            S::store(c + i * rs + S::W, S::mul(va, c1[i]));
-          }
-        } else {
-          const V vb = S::set1(beta);
-          for (int i = 0; i < m; ++i) {
-            T* ci = c + i * rs;
-            S::store(ci, S::fma(va, c0[i], S::mul(vb, S::load(ci))));
-            S::store(ci + S::W, S::fma(va, c1[i], S::mul(vb, S::load(ci + S::W))));
-          }
-        }
-      };
-      if (mr == MR)
-        rows(MR);  // constant trip count: the accumulators stay in registers
-      else
-        rows(mr);
-      return;
-    }
-    alignas(64) T tmp[MR * NR];
-    for (int i = 0; i < MR; ++i) {
-      S::store(tmp + i * NR, c0[i]);
-      S::store(tmp + i * NR + S::W, c1[i]);
-    }
-    store_tile_scalar<T, NR>(tmp, c, rs, cs, alpha, beta, mr, nr);
+    store_c_tile<S, MR>(c0, c1, c, rs, cs, alpha, beta, mr, nr);
   }
 };
 

@@ -331,4 +331,57 @@ inline void store_tile_scalar(const T* acc, T* c, index_t rs, index_t cs, T alph
   }
 }
 
+// Prefetch rows [0, mr) of a C tile (cs == 1) before the k loop: the kernel reads C (beta != 0,
+// every K block after the first) only after it, and at large ldc the rows often come from L3.
+template <typename T, int NR>
+__attribute__((always_inline)) inline void prefetch_c_tile(const T* c, index_t rs, index_t cs,
+                                                           int mr) {
+  if (cs != 1) return;
+  for (int i = 0; i < mr; ++i) {
+    __builtin_prefetch(c + i * rs, 0, 3);
+    __builtin_prefetch(c + i * rs + NR - 1, 0, 3);
+  }
+}
+
+// C = alpha * acc + beta * C (beta == 0: C not read) for a micro-tile of up to MR rows whose row i
+// is held as lo[i] (columns [0, W)) and hi[i] (columns [W, 2W)), S the vector type: vector stores
+// for full-width rows (the last row panel may have mr < MR), a staging tile otherwise.
+template <class S, int MR, typename T>
+__attribute__((always_inline)) inline void store_c_tile(const typename S::V* lo,
+                                                        const typename S::V* hi, T* c, index_t rs,
+                                                        index_t cs, T alpha, T beta, int mr,
+                                                        int nr) {
+  using V = typename S::V;
+  constexpr int W = S::W, NR = 2 * W;
+  const V va = S::set1(alpha);
+  if (nr == NR && cs == 1) {
+    auto rows = [&](int m) {
+      if (beta == T(0)) {
+        for (int i = 0; i < m; ++i) {
+          S::store(c + i * rs, S::mul(va, lo[i]));
+          S::store(c + i * rs + W, S::mul(va, hi[i]));
+        }
+      } else {
+        const V vb = S::set1(beta);
+        for (int i = 0; i < m; ++i) {
+          T* ci = c + i * rs;
+          S::store(ci, S::fma(va, lo[i], S::mul(vb, S::load(ci))));
+          S::store(ci + W, S::fma(va, hi[i], S::mul(vb, S::load(ci + W))));
+        }
+      }
+    };
+    if (mr == MR)
+      rows(MR);  // constant trip count: the accumulators stay in registers
+    else
+      rows(mr);
+    return;
+  }
+  alignas(64) T tmp[MR * NR];
+  for (int i = 0; i < MR; ++i) {
+    S::store(tmp + i * NR, lo[i]);
+    S::store(tmp + i * NR + W, hi[i]);
+  }
+  store_tile_scalar<T, NR>(tmp, c, rs, cs, alpha, beta, mr, nr);
+}
+
 }  // namespace
