@@ -11,6 +11,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -101,6 +102,11 @@ bool spin_pool_run(std::int64_t n, int helpers, void (*fn)(void*, std::int64_t),
     return !(v && v[0] == '0');
   }();
   if (n <= 0) return true;
+  // never more spinning workers than the machine has other cores (set_num_threads(64) on a
+  // 2-core machine must not start 63 of them)
+  static const int max_helpers =
+      std::max(1, static_cast<int>(std::thread::hardware_concurrency()) - 1);
+  helpers = std::min(helpers, max_helpers);
   if (!enabled || helpers <= 0 || n >= (std::int64_t(1) << 32)) return false;
   Pool& p = pool();
   if (p.pid != ::getpid()) return false;  // forked child: the workers stayed in the parent
