@@ -55,16 +55,6 @@ const GemmBlocking& avx512_blocking() {
   return b;
 }
 
-// Fraction of an MR x NR tile grid doing useful work for an M x N output, in the better of the two
-// orientations (the driver may compute C^T).
-double tile_fill(index_t M, index_t N, index_t MR, index_t NR) {
-  auto fill = [](index_t m, index_t n, index_t mr, index_t nr) {
-    return double(m) * double(n) /
-           (double((m + mr - 1) / mr * mr) * double((n + nr - 1) / nr * nr));
-  };
-  return std::max(fill(M, N, MR, NR), fill(N, M, MR, NR));
-}
-
 // The 12 x 32 (float32; 12 x 16 float64) AVX-512 tile pays off on problems large enough to hide
 // its longer C updates and that fill its tiles about as well as the 6 x 16 AVX2 tile; small or
 // narrow products (64^3, N = 10) run faster on the AVX2 kernel (measured: bench_gemm).
@@ -74,7 +64,11 @@ bool use_avx512_kernel(index_t M, index_t N, index_t K, index_t nr512, index_t n
   const double min_flops = g_avx512_min_flops.load(std::memory_order_relaxed);
   if (min_flops <= 0) return true;  // tests: the AVX-512 kernel for every shape
   if (2.0 * double(M) * double(N) * double(K) < min_flops) return false;
-  return tile_fill(M, N, 12, nr512) >= 0.9 * tile_fill(M, N, 6, nr2);
+  // in the better orientation of each (the driver may compute C^T)
+  auto best = [&](index_t mr, index_t nr) {
+    return std::max(tile_fill(M, N, mr, nr), tile_fill(N, M, mr, nr));
+  };
+  return best(12, nr512) >= 0.9 * best(6, nr2);
 }
 
 double axonal_flops_per_thread() {
@@ -100,42 +94,47 @@ void scale_c(index_t M, index_t N, T beta, T* C, index_t ldc) {
   }
 }
 
+// The kernel entry points of each SIMD path for one dtype (only the portable one off x86: the
+// SIMD sources are compiled for x86 alone, and simd_path() is portable there).
+template <typename T>
+struct GemmImpls;
+#ifdef AXONAL_X86
+template <>
+struct GemmImpls<float> {
+  static constexpr auto avx512 = &gemm_f32_avx512, avx2 = &gemm_f32_avx2,
+                        portable = &gemm_f32_portable;
+};
+template <>
+struct GemmImpls<double> {
+  static constexpr auto avx512 = &gemm_f64_avx512, avx2 = &gemm_f64_avx2,
+                        portable = &gemm_f64_portable;
+};
+#else
+template <>
+struct GemmImpls<float> {
+  static constexpr auto avx512 = &gemm_f32_portable, avx2 = &gemm_f32_portable,
+                        portable = &gemm_f32_portable;
+};
+template <>
+struct GemmImpls<double> {
+  static constexpr auto avx512 = &gemm_f64_portable, avx2 = &gemm_f64_portable,
+                        portable = &gemm_f64_portable;
+};
+#endif
+
 template <typename T>
 void call_impl(bool ta, bool tb, index_t M, index_t N, index_t K, T alpha, const T* A, index_t lda,
-               const T* B, index_t ldb, T beta, T* C, index_t ldc, int nt);
-
-template <>
-void call_impl<float>(bool ta, bool tb, index_t M, index_t N, index_t K, float alpha,
-                      const float* A, index_t lda, const float* B, index_t ldb, float beta,
-                      float* C, index_t ldc, int nt) {
+               const T* B, index_t ldb, T beta, T* C, index_t ldc, int nt) {
+  using I = GemmImpls<T>;
   const SimdPath path = simd_path();
-  if (path == SimdPath::avx512 && use_avx512_kernel(M, N, K, 32, 16)) {
-    const GemmBlocking& blk = avx512_blocking<float>();
-    gemm_f32_avx512(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, nt, &blk);
+  // tile widths (columns): 2 zmm for the AVX-512 kernel, 2 ymm for the AVX2 one
+  constexpr index_t nr512 = 2 * 64 / sizeof(T), nr2 = 2 * 32 / sizeof(T);
+  if (path == SimdPath::avx512 && use_avx512_kernel(M, N, K, nr512, nr2)) {
+    I::avx512(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, nt, &avx512_blocking<T>());
     return;
   }
-  const GemmBlocking& blk = default_blocking<float>();
-  if (path != SimdPath::portable)
-    gemm_f32_avx2(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, nt, &blk);
-  else
-    gemm_f32_portable(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, nt, &blk);
-}
-
-template <>
-void call_impl<double>(bool ta, bool tb, index_t M, index_t N, index_t K, double alpha,
-                       const double* A, index_t lda, const double* B, index_t ldb, double beta,
-                       double* C, index_t ldc, int nt) {
-  const SimdPath path = simd_path();
-  if (path == SimdPath::avx512 && use_avx512_kernel(M, N, K, 16, 8)) {
-    const GemmBlocking& blk = avx512_blocking<double>();
-    gemm_f64_avx512(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, nt, &blk);
-    return;
-  }
-  const GemmBlocking& blk = default_blocking<double>();
-  if (path != SimdPath::portable)
-    gemm_f64_avx2(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, nt, &blk);
-  else
-    gemm_f64_portable(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, nt, &blk);
+  const auto impl = path != SimdPath::portable ? I::avx2 : I::portable;
+  impl(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, nt, &default_blocking<T>());
 }
 
 }  // namespace

@@ -11,6 +11,11 @@ namespace axonal {
 
 using index_t = std::int64_t;
 
+// Fraction of an MR x NR micro-tile grid that does useful work for an M x N output.
+inline double tile_fill(index_t M, index_t N, index_t MR, index_t NR) {
+  return double(M) * double(N) / (double((M + MR - 1) / MR * MR) * double((N + NR - 1) / NR * NR));
+}
+
 struct GemmBlocking {
   index_t mc, kc, nc;    // cache blocks of the packed path
   index_t direct_bytes;  // op(A) + B up to this size (and B not transposed): unpacked path

@@ -287,13 +287,6 @@ void gemm_direct(bool trans_a, index_t M, index_t N, index_t K, T alpha, const T
   });
 }
 
-// Fraction of the micro-tile grid that does useful work for an M x N output.
-template <int MR, int NR>
-inline double tile_efficiency(index_t M, index_t N) {
-  const double mt = double((M + MR - 1) / MR) * MR, nt = double((N + NR - 1) / NR) * NR;
-  return double(M) * double(N) / (mt * nt);
-}
-
 // C (row-major, ldc) = alpha op(A) op(B) + beta C.
 template <typename T, class Kernel>
 void gemm_blocked(bool trans_a, bool trans_b, index_t M, index_t N, index_t K, T alpha, const T* A,
@@ -307,7 +300,7 @@ void gemm_blocked(bool trans_a, bool trans_b, index_t M, index_t N, index_t K, T
   }
   // A narrow output (N well below the tile width NR): compute C^T = op(B)^T op(A)^T instead, so
   // the wide dimension fills the vector tiles; C^T is written through (rs, cs) = (1, ldc).
-  if (tile_efficiency<MR, NR>(N, M) > 1.15 * tile_efficiency<MR, NR>(M, N)) {
+  if (axonal::tile_fill(N, M, MR, NR) > 1.15 * axonal::tile_fill(M, N, MR, NR)) {
     gemm_packed<T, Kernel>(!trans_b, !trans_a, N, M, K, alpha, B, ldb, A, lda, beta, C, 1, ldc, nt,
                            blk.mc, blk.kc, blk.nc);
   } else {
