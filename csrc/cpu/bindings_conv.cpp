@@ -1,4 +1,4 @@
-// bindings_conv.cpp: the _cpu entry points of the convolution and pooling kernels.
+// bindings_conv.cpp: the _cpu entry points of the convolution, pooling and softmax kernels.
 // Every entry validates its arguments and raises ValueError / TypeError naming the op and the
 // shapes; inputs of any layout are accepted (copied to a dense C-contiguous array when needed),
 // outputs are allocated here, and the kernels run with the GIL released.
@@ -6,6 +6,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <sstream>
@@ -15,6 +16,7 @@
 #include "common/check.h"
 #include "cpu/conv2d.h"
 #include "cpu/pool.h"
+#include "cpu/softmax.h"
 #include "cpu/threads.h"
 
 namespace py = pybind11;
@@ -651,6 +653,77 @@ py::array adaptive_avg_pool2d_backward(const py::object& dy_obj, const py::objec
   return dt == DType::f32 ? run(float{}) : run(double{});
 }
 
+// ------------------------------------------------------------------ softmax / log_softmax
+// An array of any rank seen as (outer, D, inner) around axis `dim` (negative: from the end; a
+// 0-d array is one line of length 1, as in PyTorch).
+struct Lines {
+  index_t outer = 1, D = 1, inner = 1;
+};
+
+Lines lines_of(const py::array& a, index_t dim, const char* op, const char* name) {
+  const index_t nd = a.ndim(), lim = std::max<index_t>(nd, 1);
+  AX_CHECK(dim >= -lim && dim < lim, op, ": dim ", dim, " is out of range for ", name, " of shape ",
+           shape_str(a), " (expected [", -lim, ", ", lim - 1, "])");
+  if (dim < 0) dim += lim;
+  Lines l;
+  for (index_t i = 0; i < nd; ++i) {
+    if (i < dim) l.outer *= a.shape(i);
+    if (i == dim) l.D = a.shape(i);
+    if (i > dim) l.inner *= a.shape(i);
+  }
+  return l;
+}
+
+template <typename T>
+py::array_t<T> new_like(const py::array& a) {
+  return py::array_t<T>(std::vector<py::ssize_t>(a.shape(), a.shape() + a.ndim()));
+}
+
+py::array softmax_forward_py(const py::object& x_obj, index_t dim, bool log) {
+  const char* op = log ? "log_softmax" : "softmax";
+  py::array x = as_array(x_obj, op, "input");
+  const DType dt = dtype_of(x, op, "input");
+  const Lines l = lines_of(x, dim, op, "input");
+  x = dense(x);
+  const int nt = axonal::get_num_threads();
+  auto run = [&](auto tag) -> py::array {
+    using T = decltype(tag);
+    py::array_t<T> y = new_like<T>(x);
+    const T* xp = cptr<T>(x);
+    T* yp = y.mutable_data();
+    py::gil_scoped_release rel;
+    axonal::softmax_forward<T>(l.outer, l.D, l.inner, xp, yp, log, nt);
+    return std::move(y);
+  };
+  return dt == DType::f32 ? run(float{}) : run(double{});
+}
+
+py::array softmax_backward_py(const py::object& dy_obj, const py::object& y_obj, index_t dim,
+                              bool log) {
+  const char* op = log ? "log_softmax_backward" : "softmax_backward";
+  py::array dy = as_array(dy_obj, op, "grad_output");
+  py::array y = as_array(y_obj, op, "output");
+  const DType dt = dtype_of(dy, op, "grad_output");
+  same_dtype(dy, "grad_output", y, "output", op);
+  AX_CHECK(dy.ndim() == y.ndim() && std::equal(dy.shape(), dy.shape() + dy.ndim(), y.shape()), op,
+           ": grad_output ", shape_str(dy), " and output ", shape_str(y), " differ in shape");
+  const Lines l = lines_of(y, dim, op, "output");
+  dy = dense(dy);
+  y = dense(y);
+  const int nt = axonal::get_num_threads();
+  auto run = [&](auto tag) -> py::array {
+    using T = decltype(tag);
+    py::array_t<T> dx = new_like<T>(y);
+    const T* dyp = cptr<T>(dy);
+    const T* yp = cptr<T>(y);
+    T* dxp = dx.mutable_data();
+    py::gil_scoped_release rel;
+    axonal::softmax_backward<T>(l.outer, l.D, l.inner, dyp, yp, dxp, log, nt);
+    return std::move(dx);
+  };
+  return dt == DType::f32 ? run(float{}) : run(double{});
+}
+
 }  // namespace
 
 void register_conv_bindings(py::module_& m) {
@@ -694,4 +767,11 @@ void register_conv_bindings(py::module_& m) {
         py::arg("output_size"), "adaptive_avg_pool2d: x (N, C, H, W) -> y (N, C, *output_size).");
   m.def("adaptive_avg_pool2d_backward", &adaptive_avg_pool2d_backward, py::arg("grad_output"),
         py::arg("input_shape"), "Gradient of adaptive_avg_pool2d.");
+  m.def(
+      "softmax_forward", &softmax_forward_py, py::arg("x"), py::arg("dim") = -1,
+      py::arg("log") = false,
+      "softmax (log=False) or log_softmax (log=True) of x along dim (float32/float64, any rank).");
+  m.def("softmax_backward", &softmax_backward_py, py::arg("grad_output"), py::arg("output"),
+        py::arg("dim") = -1, py::arg("log") = false,
+        "Gradient of softmax / log_softmax along dim from the forward's output.");
 }

@@ -145,6 +145,31 @@ def adaptive_avg_pool2d_backward(grad_output, input_shape) -> np.ndarray:
     return _cpu.adaptive_avg_pool2d_backward(grad_output, input_shape)
 
 
+# ---------------------------------------------------------------- softmax / log_softmax
+# csrc/cpu/softmax.cpp: one pass per line in C++ (AVX2 exp for float32), any rank, any dim; the
+# extension validates dtype, dim and shapes and copies non-contiguous inputs.
+def softmax_forward(x: np.ndarray, dim: int = -1) -> np.ndarray:
+    """softmax along ``dim`` (numerically stable; a line with a NaN, or all -inf, gives NaN)."""
+    return _cpu.softmax_forward(x, dim, False)
+
+
+def log_softmax_forward(x: np.ndarray, dim: int = -1) -> np.ndarray:
+    """log_softmax along ``dim``."""
+    return _cpu.softmax_forward(x, dim, True)
+
+
+def softmax_backward(grad_output: np.ndarray, output: np.ndarray, dim: int = -1) -> np.ndarray:
+    """Gradient of softmax from its output y: y * (dy - sum(dy * y, dim))."""
+    return _cpu.softmax_backward(grad_output, output, dim, False)
+
+
+def log_softmax_backward(grad_output: np.ndarray, output: np.ndarray, dim: int = -1) -> np.ndarray:
+    """Gradient of log_softmax from its output y: dy - exp(y) * sum(dy, dim)."""
+    return _cpu.softmax_backward(grad_output, output, dim, True)
+
+
+HAS_SOFTMAX = hasattr(_cpu, "softmax_forward")
+
 from ._conv_ref import make_conv1d as _make_conv1d  # noqa: E402
 
 # conv1d is conv2d with H = 1: x (N, C, L), w (K, C/groups, R)

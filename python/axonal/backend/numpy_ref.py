@@ -59,6 +59,30 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.matmul(a, b)
 
 
+# ---------------------------------------------------------------- softmax / log_softmax
+# Computed in the input's dtype, the textbook way: shift by the max, exponentiate, normalise.
+def softmax_forward(x: np.ndarray, dim: int = -1) -> np.ndarray:
+    """softmax along ``dim``."""
+    e = np.exp(x - x.max(axis=dim, keepdims=True))
+    return e / e.sum(axis=dim, keepdims=True)
+
+
+def log_softmax_forward(x: np.ndarray, dim: int = -1) -> np.ndarray:
+    """log_softmax along ``dim``."""
+    s = x - x.max(axis=dim, keepdims=True)
+    return s - np.log(np.exp(s).sum(axis=dim, keepdims=True))
+
+
+def softmax_backward(grad_output: np.ndarray, output: np.ndarray, dim: int = -1) -> np.ndarray:
+    """Gradient of softmax from its output y: y * (dy - sum(dy * y, dim))."""
+    return output * (grad_output - (grad_output * output).sum(axis=dim, keepdims=True))
+
+
+def log_softmax_backward(grad_output: np.ndarray, output: np.ndarray, dim: int = -1) -> np.ndarray:
+    """Gradient of log_softmax from its output y: dy - exp(y) * sum(dy, dim)."""
+    return grad_output - np.exp(output) * grad_output.sum(axis=dim, keepdims=True)
+
+
 # conv2d / conv1d / pooling references (loop-free NumPy, see _conv_ref.py)
 from ._conv_ref import (  # noqa: E402, F401
     adaptive_avg_pool2d_backward,

@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import _cpu
 from ..autograd.function import Function
+from ..backend import cpu as _cpu_backend
 from ..backend import kernels_for
 from ..ops._util import xp_of
 from ..random import _np_gen
@@ -401,8 +402,11 @@ def _classes_back(g2: Any, shape: tuple) -> Any:
 
 
 def _log_softmax_rows(x2: Any) -> Any:
-    if type(x2) is not np.ndarray and x2.shape[1]:
-        k = kernels_for(x2)
+    if x2.shape[1] and x2.size:
+        if type(x2) is np.ndarray:
+            k = _cpu_backend if _cpu_backend.HAS_SOFTMAX else None
+        else:
+            k = kernels_for(x2)
         if k is not None and x2.dtype in _GEMM_DTYPES:
             return k.log_softmax_forward(x2, 1)
     xp = xp_of(x2)

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..autograd.function import Function
+from ..backend import cpu as _cpu_backend
 from ..backend import kernels_for
 from ._util import xp_of
 from .elementwise import where_
@@ -194,9 +195,12 @@ _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 
 
 def _softmax_kernels(a: Any) -> Any:
-    """backend.cuda for a float32/float64 CuPy array with the CUDA build, else None."""
-    if type(a) is np.ndarray or a.dtype not in (_F32, _F64) or a.size == 0:
+    """The hand-written kernels for a non-empty float32/float64 array: backend.cpu for a NumPy
+    array, backend.cuda for a CuPy array with the CUDA build; else None (the generic code)."""
+    if a.dtype not in (_F32, _F64) or a.size == 0:
         return None
+    if type(a) is np.ndarray:
+        return _cpu_backend if _cpu_backend.HAS_SOFTMAX else None
     return kernels_for(a)
 
 
