@@ -5,6 +5,7 @@
 // error below 6e-9 relative, under the float rounding), and 2^n put into the exponent bits.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -37,6 +38,31 @@ inline __m256 exp_ps(__m256 x) {
   const __m256i e =
       _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
   return _mm256_andnot_ps(under, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
+}
+
+// log(s) for s >= 1 (a sum of exponentials that includes e^0) or NaN: s = 2^e m with m in
+// [sqrt(1/2), sqrt(2)), log m = 2 atanh(t) with t = (m - 1) / (m + 1), |t| <= 0.172, by its series
+// to t^9 (truncation below 1e-9 relative).
+inline __m256 log_ps(__m256 s) {
+  const __m256i bits = _mm256_castps_si256(s);
+  __m256i e = _mm256_sub_epi32(_mm256_srli_epi32(bits, 23), _mm256_set1_epi32(127));
+  __m256 m =
+      _mm256_castsi256_ps(_mm256_or_si256(_mm256_and_si256(bits, _mm256_set1_epi32(0x007fffff)),
+                                          _mm256_set1_epi32(0x3f800000)));  // [1, 2)
+  const __m256 big = _mm256_cmp_ps(m, _mm256_set1_ps(1.41421356f), _CMP_GT_OQ);
+  m = _mm256_blendv_ps(m, _mm256_mul_ps(m, _mm256_set1_ps(0.5f)), big);
+  e = _mm256_sub_epi32(e, _mm256_castps_si256(big));  // big lanes are -1: e + 1
+  const __m256 one = _mm256_set1_ps(1.0f);
+  const __m256 t = _mm256_div_ps(_mm256_sub_ps(m, one), _mm256_add_ps(m, one));
+  const __m256 t2 = _mm256_mul_ps(t, t);
+  __m256 p = _mm256_set1_ps(1.0f / 9.0f);
+  p = _mm256_fmadd_ps(p, t2, _mm256_set1_ps(1.0f / 7.0f));
+  p = _mm256_fmadd_ps(p, t2, _mm256_set1_ps(1.0f / 5.0f));
+  p = _mm256_fmadd_ps(p, t2, _mm256_set1_ps(1.0f / 3.0f));
+  p = _mm256_fmadd_ps(p, t2, one);
+  const __m256 lm = _mm256_mul_ps(_mm256_add_ps(t, t), p);
+  const __m256 r = _mm256_fmadd_ps(_mm256_cvtepi32_ps(e), _mm256_set1_ps(0.693147181f), lm);
+  return _mm256_blendv_ps(r, s, _mm256_cmp_ps(s, s, _CMP_UNORD_Q));
 }
 
 inline float hsum(__m256 v) {
@@ -193,12 +219,7 @@ void forward_col_group(index_t D, index_t inner, const float* x, float* y, int p
       for (int v = 0; v < NV; ++v)
         st(y + d * inner, v, _mm256_mul_ps(ld(y + d * inner, v, 0.0f), s[v]));
   } else {
-    for (int v = 0; v < NV; ++v) {
-      alignas(32) float b[8];
-      _mm256_store_ps(b, s[v]);
-      for (float& t : b) t = std::log(t);
-      s[v] = _mm256_load_ps(b);
-    }
+    for (int v = 0; v < NV; ++v) s[v] = log_ps(s[v]);
     for (index_t d = 0; d < D; ++d)
       for (int v = 0; v < NV; ++v)
         st(y + d * inner, v, _mm256_sub_ps(_mm256_sub_ps(ld(x + d * inner, v, 0.0f), m[v]), s[v]));
@@ -247,14 +268,53 @@ void backward_cols(index_t D, index_t inner, index_t c0, index_t c1, const float
   if (j < c1) backward_col_group<1, LOG>(D, inner, dy + j, y + j, dx + j, static_cast<int>(c1 - j));
 }
 
+// Rows shorter than kSmallD: blocks of kSmallRows rows are transposed into a (D, kSmallRows)
+// scratch where the column kernels vectorise across rows (a row of 2 to 15 floats would leave
+// most vector lanes idle), then transposed back.
+constexpr index_t kSmallD = 16, kSmallRows = 64;
+
+inline void rows_to_cols(const float* src, index_t nb, index_t D, float* buf) {
+  for (index_t i = 0; i < nb; ++i)
+    for (index_t d = 0; d < D; ++d) buf[d * kSmallRows + i] = src[i * D + d];
+}
+
+inline void cols_to_rows(const float* buf, index_t nb, index_t D, float* dst) {
+  for (index_t i = 0; i < nb; ++i)
+    for (index_t d = 0; d < D; ++d) dst[i * D + d] = buf[d * kSmallRows + i];
+}
+
+template <bool LOG>
+void forward_rows_small(index_t r0, index_t r1, index_t D, const float* x, float* y) {
+  alignas(32) float buf[kSmallD * kSmallRows];
+  for (index_t b0 = r0; b0 < r1; b0 += kSmallRows) {
+    const index_t nb = std::min(kSmallRows, r1 - b0);
+    rows_to_cols(x + b0 * D, nb, D, buf);
+    forward_cols<LOG>(D, kSmallRows, 0, nb, buf, buf);  // in place: each pass reads, then writes
+    cols_to_rows(buf, nb, D, y + b0 * D);
+  }
+}
+
+template <bool LOG>
+void backward_rows_small(index_t r0, index_t r1, index_t D, const float* dy, const float* y,
+                         float* dx) {
+  alignas(32) float gb[kSmallD * kSmallRows], yb[kSmallD * kSmallRows];
+  for (index_t b0 = r0; b0 < r1; b0 += kSmallRows) {
+    const index_t nb = std::min(kSmallRows, r1 - b0);
+    rows_to_cols(dy + b0 * D, nb, D, gb);
+    rows_to_cols(y + b0 * D, nb, D, yb);
+    backward_cols<LOG>(D, kSmallRows, 0, nb, gb, yb, gb);  // dx over dy, element by element
+    cols_to_rows(gb, nb, D, dx + b0 * D);
+  }
+}
+
 }  // namespace
 
 void softmax_forward_rows_f32_avx2(index_t r0, index_t r1, index_t D, const float* x, float* y,
                                    bool log) {
-  if (log)
-    forward_rows<true>(r0, r1, D, x, y);
+  if (D < kSmallD)
+    log ? forward_rows_small<true>(r0, r1, D, x, y) : forward_rows_small<false>(r0, r1, D, x, y);
   else
-    forward_rows<false>(r0, r1, D, x, y);
+    log ? forward_rows<true>(r0, r1, D, x, y) : forward_rows<false>(r0, r1, D, x, y);
 }
 
 void softmax_forward_cols_f32_avx2(index_t D, index_t inner, index_t c0, index_t c1, const float* x,
@@ -267,10 +327,11 @@ void softmax_forward_cols_f32_avx2(index_t D, index_t inner, index_t c0, index_t
 
 void softmax_backward_rows_f32_avx2(index_t r0, index_t r1, index_t D, const float* dy,
                                     const float* y, float* dx, bool log) {
-  if (log)
-    backward_rows<true>(r0, r1, D, dy, y, dx);
+  if (D < kSmallD)
+    log ? backward_rows_small<true>(r0, r1, D, dy, y, dx)
+        : backward_rows_small<false>(r0, r1, D, dy, y, dx);
   else
-    backward_rows<false>(r0, r1, D, dy, y, dx);
+    log ? backward_rows<true>(r0, r1, D, dy, y, dx) : backward_rows<false>(r0, r1, D, dy, y, dx);
 }
 
 void softmax_backward_cols_f32_avx2(index_t D, index_t inner, index_t c0, index_t c1,

@@ -46,10 +46,12 @@ def assert_close(got, expect, dtype, what):
     assert err <= TOL[dtype], f"{what}: error {err:.2e}"
 
 
-# (shape, dim): rows of every width around the 8- and 32-lane blocks, inner axes of every width
-# around the 8- and 32-column groups and the 64-column work items, the first axis, size 1 lines.
+# (shape, dim): rows of every width around the 8- and 32-lane blocks and the short-row limit 16,
+# inner axes of every width around the 8- and 32-column groups and the 64-column work items, the
+# first axis, size 1 lines.
 CASES = [((5, d), -1) for d in (1, 2, 7, 8, 9, 31, 32, 33, 40, 63, 64, 65, 100, 1000)]
 CASES += [((3, 6, inner), 1) for inner in (2, 5, 8, 9, 31, 32, 33, 40, 64, 65, 130)]
+CASES += [((130, d), -1) for d in (2, 3, 15, 16)]  # short rows go through blocks of 64 rows
 CASES += [((2, 3, 4, 5), 0), ((2, 3, 4, 5), 2), ((4, 1, 9), 1), ((1, 1), 1), ((300,), 0)]
 
 
