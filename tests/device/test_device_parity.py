@@ -202,8 +202,23 @@ def _layers():
             (3, 4),
         ),
         ("softmax", lambda: nn.LogSoftmax(1), (3, 4)),
+        # the final states are left unused: their gradients are zero-filled on the device
+        ("lstm", lambda: _SeqOut(nn.LSTM(4, 5, num_layers=2, bidirectional=True)), (3, 2, 4)),
+        ("gru", lambda: _SeqOut(nn.GRU(4, 5, batch_first=True)), (2, 3, 4)),
+        ("rnn", lambda: _SeqOut(nn.RNN(4, 5, nonlinearity="relu")), (3, 2, 4)),
         ("flatten", lambda: nn.Sequential(nn.Flatten(), nn.Linear(12, 2)), (2, 3, 2, 2)),
     ]
+
+
+class _SeqOut(nn.Module):
+    """A recurrent layer's output sequence alone."""
+
+    def __init__(self, rnn):
+        super().__init__()
+        self.rnn = rnn
+
+    def forward(self, x):
+        return self.rnn(x)[0]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

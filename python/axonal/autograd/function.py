@@ -281,11 +281,15 @@ def _wrap_multi(ctx: Function, outs: tuple, rg: bool, args: tuple) -> tuple:
 
 
 def _materialize(node: Function, slots: list) -> list:
-    """Zero-fill the output slots of a several-output node that received no gradient."""
+    """Zero-fill the output slots of a several-output node that received no gradient, on the
+    device of the slots that did (at least one did, or the node would not run)."""
+    from ..ops._util import xp_of
+
+    xp = xp_of(next(g for g in slots if g is not None))
     out = []
     for g, (shape, dtype) in zip(slots, node._out_meta):
         if g is None:
-            g = np.zeros(shape, dtype)
+            g = xp.zeros(shape, dtype)
             if _graph_mode:
                 g = _new(g)
         out.append(g)

@@ -30,6 +30,7 @@ from .loss import (
 )
 from .module import ModelSummary, Module, RemovableHandle
 from .parameter import Parameter
+from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 
 __all__ = [
     "BCELoss",
@@ -62,6 +63,14 @@ __all__ = [
     "Softplus",
     "Tanh",
     "Unflatten",
+    "RNNBase",
+    "RNN",
+    "LSTM",
+    "GRU",
+    "RNNCellBase",
+    "RNNCell",
+    "LSTMCell",
+    "GRUCell",
     "functional",
     "init",
     "utils",

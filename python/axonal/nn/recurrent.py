@@ -1,0 +1,464 @@
+"""Recurrent layers: ``RNN``, ``LSTM``, ``GRU`` (stacked, optionally bidirectional) and the
+single-step ``RNNCell``, ``LSTMCell``, ``GRUCell``, with PyTorch's names, shapes, gate order,
+parameter names (``weight_ih_l0``, ``bias_hh_l1_reverse``, ``weight_hr_l0`` ...) and
+initialisation (every parameter ~ U(-1/sqrt(hidden_size), 1/sqrt(hidden_size))).
+
+One layer and direction: the input projection of every time step is one GEMM
+(``x W_ih^T + b_ih`` over (L, N, in)); each step then adds ``h W_hh^T + b_hh`` and runs the
+fused pointwise op of its cell (``axonal.ops.recurrent``).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any, Optional
+
+import numpy as np
+
+from .. import ops
+from ..ops.creation import empty, zeros
+from ..ops.recurrent import GRUCellPointwise, LSTMCellPointwise
+from ..tensor import Tensor
+from . import functional as F
+from . import init
+from .module import Module
+from .parameter import Parameter
+
+__all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
+
+_GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
+
+
+def _check_int(op: str, name: str, v: Any, minimum: int) -> int:
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum:
+        raise ValueError(f"{op}: {name} must be an int >= {minimum}, got {v!r}")
+    return int(v)
+
+
+def _step(mode: str, x_t: Tensor, h: Tensor, c: Optional[Tensor], w_hh, b_hh, w_hr) -> tuple:
+    """One time step from the projected input x_t = x W_ih^T + b_ih: (h', c')."""
+    gh = F.linear(h, w_hh, b_hh)
+    if mode == "LSTM":
+        h, c = LSTMCellPointwise.apply(x_t + gh, c)
+        if w_hr is not None:
+            h = F.linear(h, w_hr)
+        return h, c
+    if mode == "GRU":
+        return GRUCellPointwise.apply(x_t, gh, h), None
+    pre = x_t + gh
+    return (ops.tanh(pre) if mode == "RNN_TANH" else ops.relu(pre)), None
+
+
+class RNNBase(Module):
+    """The common machinery of ``RNN``, ``LSTM`` and ``GRU`` (``mode`` picks the cell)."""
+
+    def __init__(
+        self,
+        mode: str,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        proj_size: int = 0,
+        dtype=None,
+        device=None,
+    ) -> None:
+        super().__init__()
+        name = {"RNN_TANH": "RNN", "RNN_RELU": "RNN"}.get(mode, mode)
+        self._name = name
+        self.mode = mode
+        self.input_size = _check_int(name, "input_size", input_size, 0)
+        self.hidden_size = _check_int(name, "hidden_size", hidden_size, 1)
+        self.num_layers = _check_int(name, "num_layers", num_layers, 1)
+        self.proj_size = _check_int(name, "proj_size", proj_size, 0)
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)):
+            raise ValueError(f"{name}: dropout must be a number in [0, 1], got {dropout!r}")
+        if not 0.0 <= dropout <= 1.0:
+            raise ValueError(f"{name}: dropout must be in [0, 1], got {dropout}")
+        if self.proj_size and mode != "LSTM":
+            raise ValueError(f"{name}: proj_size is only supported by LSTM")
+        if self.proj_size >= self.hidden_size:
+            raise ValueError(
+                f"{name}: proj_size ({self.proj_size}) must be smaller than hidden_size "
+                f"({self.hidden_size})"
+            )
+        if dropout > 0 and self.num_layers == 1:
+            warnings.warn(
+                f"{name}: dropout={dropout} has no effect with num_layers=1 (it is applied "
+                "between stacked layers)",
+                stacklevel=3,
+            )
+        self.bias = bool(bias)
+        self.batch_first = bool(batch_first)
+        self.dropout = float(dropout)
+        self.bidirectional = bool(bidirectional)
+        dtype = np.float32 if dtype is None else dtype
+        gate = _GATES[mode] * self.hidden_size
+        real_hidden = self.proj_size or self.hidden_size
+        dirs = 2 if self.bidirectional else 1
+        self._names: list = []  # per (layer, direction): w_ih, w_hh, b_ih, b_hh, w_hr names
+        for layer in range(self.num_layers):
+            layer_in = self.input_size if layer == 0 else real_hidden * dirs
+            for d in range(dirs):
+                sfx = f"_l{layer}" + ("_reverse" if d else "")
+                shapes = {
+                    "weight_ih": (gate, layer_in),
+                    "weight_hh": (gate, real_hidden),
+                    "bias_ih": (gate,) if self.bias else None,
+                    "bias_hh": (gate,) if self.bias else None,
+                    "weight_hr": (self.proj_size, self.hidden_size) if self.proj_size else None,
+                }
+                names = []
+                for base, shape in shapes.items():
+                    if shape is None:
+                        names.append(None)
+                        continue
+                    setattr(self, base + sfx, Parameter(empty(shape, dtype=dtype)))
+                    names.append(base + sfx)
+                self._names.append(tuple(names))
+        self.reset_parameters()
+        if device is not None and str(device) != "cpu":
+            self.to(device)
+
+    def reset_parameters(self) -> None:
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        for p in self.parameters():
+            init.uniform_(p, -bound, bound)
+
+    def _params(self, index: int) -> tuple:
+        return tuple(None if n is None else getattr(self, n) for n in self._names[index])
+
+    def _state_shape(self, batch: Optional[int], width: int) -> tuple:
+        lead = (self.num_layers * (2 if self.bidirectional else 1),)
+        return lead + ((batch,) if batch is not None else ()) + (width,)
+
+    def _check_state(self, h: Any, what: str, shape: tuple, ref: Tensor) -> Tensor:
+        if not isinstance(h, Tensor):
+            raise TypeError(f"{self._name}: {what} must be a Tensor, got {type(h).__name__}")
+        if tuple(h.shape) != shape:
+            raise ValueError(
+                f"{self._name}: expected {what} of shape {shape}, got {tuple(h.shape)}"
+            )
+        if h.dtype != ref.dtype:
+            raise TypeError(f"{self._name}: {what} has dtype {h.dtype}, input has {ref.dtype}")
+        return h
+
+    def forward(self, input: Tensor, hx: Any = None) -> tuple:
+        name = self._name
+        if not isinstance(input, Tensor):
+            raise TypeError(f"{name}: input must be a Tensor, got {type(input).__name__}")
+        if input.dim() not in (2, 3):
+            raise ValueError(
+                f"{name}: expected a 2-D (unbatched) or 3-D input, got shape {tuple(input.shape)}"
+            )
+        batched = input.dim() == 3
+        x = input if batched else input.unsqueeze(1)
+        if batched and self.batch_first:
+            x = x.transpose(0, 1)
+        steps, batch, feat = x.shape
+        if feat != self.input_size:
+            raise ValueError(
+                f"{name}: input.size(-1) must be equal to input_size: expected "
+                f"{self.input_size}, got {feat} (input shape {tuple(input.shape)})"
+            )
+        if steps == 0:
+            raise ValueError(f"{name}: the input sequence is empty (shape {tuple(input.shape)})")
+        real_hidden = self.proj_size or self.hidden_size
+        h_shape = self._state_shape(batch if batched else None, real_hidden)
+        c_shape = self._state_shape(batch if batched else None, self.hidden_size)
+        lstm = self.mode == "LSTM"
+        if hx is None:
+            h0 = zeros(h_shape, dtype=x.dtype, device=x.device)
+            c0 = zeros(c_shape, dtype=x.dtype, device=x.device) if lstm else None
+        elif lstm:
+            if not isinstance(hx, (tuple, list)) or len(hx) != 2:
+                raise TypeError(f"{name}: hx must be a tuple (h_0, c_0), got {type(hx).__name__}")
+            h0 = self._check_state(hx[0], "h_0", h_shape, x)
+            c0 = self._check_state(hx[1], "c_0", c_shape, x)
+        else:
+            h0 = self._check_state(hx, "h_0", h_shape, x)
+            c0 = None
+        if not batched:
+            h0 = h0.unsqueeze(1)
+            c0 = c0.unsqueeze(1) if c0 is not None else None
+        dirs = 2 if self.bidirectional else 1
+        layer_in = x
+        h_n, c_n = [], []
+        for layer in range(self.num_layers):
+            outs = []
+            for d in range(dirs):
+                idx = layer * dirs + d
+                w_ih, w_hh, b_ih, b_hh, w_hr = self._params(idx)
+                xs = ops.unbind(F.linear(layer_in, w_ih, b_ih), 0)  # one GEMM for all steps
+                h, c = h0[idx], (c0[idx] if lstm else None)
+                seq: list = [None] * steps
+                for t in range(steps - 1, -1, -1) if d else range(steps):
+                    h, c = _step(self.mode, xs[t], h, c, w_hh, b_hh, w_hr)
+                    seq[t] = h
+                outs.append(ops.stack(seq, 0))
+                h_n.append(h)
+                if lstm:
+                    c_n.append(c)
+            layer_in = outs[0] if dirs == 1 else ops.cat(outs, 2)
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                layer_in = F.dropout(layer_in, self.dropout, True)
+        output = layer_in
+        hn = ops.stack(h_n, 0)
+        cn = ops.stack(c_n, 0) if lstm else None
+        if not batched:
+            output, hn = output.squeeze(1), hn.squeeze(1)
+            cn = cn.squeeze(1) if cn is not None else None
+        elif self.batch_first:
+            output = output.transpose(0, 1)
+        return (output, (hn, cn)) if lstm else (output, hn)
+
+    def extra_repr(self) -> str:
+        s = f"{self.input_size}, {self.hidden_size}"
+        if self.proj_size:
+            s += f", proj_size={self.proj_size}"
+        if self.num_layers != 1:
+            s += f", num_layers={self.num_layers}"
+        if self.mode == "RNN_RELU":
+            s += ", nonlinearity='relu'"
+        if not self.bias:
+            s += ", bias=False"
+        if self.batch_first:
+            s += ", batch_first=True"
+        if self.dropout:
+            s += f", dropout={self.dropout}"
+        if self.bidirectional:
+            s += ", bidirectional=True"
+        return s
+
+
+class RNN(RNNBase):
+    """Elman RNN: ``h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh)`` (or relu).
+
+    ``RNN(input_size, hidden_size, num_layers=1, nonlinearity='tanh', bias=True,
+    batch_first=False, dropout=0.0, bidirectional=False)``; ``forward(input, h_0=None)`` returns
+    ``(output, h_n)``: output (L, N, D * hidden_size) (``(N, L, ...)`` with batch_first, (L, ...)
+    for an unbatched (L, input_size) input), h_n (D * num_layers, N, hidden_size).
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        nonlinearity: str = "tanh",
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        dtype=None,
+        device=None,
+    ) -> None:
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        super().__init__(
+            "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU",
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            dtype=dtype,
+            device=device,
+        )
+        self.nonlinearity = nonlinearity
+
+
+class LSTM(RNNBase):
+    """Long short-term memory, PyTorch's formulation (gates i, f, g, o)::
+
+        i, f, o = sigmoid(.), g = tanh(.)   of  x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh
+        c_t = f * c_{t-1} + i * g,   h_t = o * tanh(c_t)   (then h_t W_hr^T with proj_size > 0)
+
+    ``forward(input, (h_0, c_0)=None)`` returns ``(output, (h_n, c_n))``.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        proj_size: int = 0,
+        dtype=None,
+        device=None,
+    ) -> None:
+        super().__init__(
+            "LSTM",
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            proj_size,
+            dtype=dtype,
+            device=device,
+        )
+
+
+class GRU(RNNBase):
+    """Gated recurrent unit, PyTorch's formulation (gates r, z, n)::
+
+        r = sigmoid(x W_ir^T + b_ir + h W_hr^T + b_hr),  z = sigmoid(... z ...)
+        n = tanh(x W_in^T + b_in + r * (h W_hn^T + b_hn)),  h' = (1 - z) * n + z * h
+
+    ``forward(input, h_0=None)`` returns ``(output, h_n)``.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        dtype=None,
+        device=None,
+    ) -> None:
+        super().__init__(
+            "GRU",
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            dtype=dtype,
+            device=device,
+        )
+
+
+# ---------------------------------------------------------------- single steps
+class RNNCellBase(Module):
+    """One step of a recurrent cell: ``weight_ih`` (G, input_size), ``weight_hh``
+    (G, hidden_size), ``bias_ih`` / ``bias_hh`` (G,) with G = gates * hidden_size."""
+
+    def __init__(self, mode, input_size, hidden_size, bias, dtype=None, device=None) -> None:
+        super().__init__()
+        name = {"RNN_TANH": "RNNCell", "RNN_RELU": "RNNCell"}.get(mode, mode + "Cell")
+        self._name = name
+        self.mode = mode
+        self.input_size = _check_int(name, "input_size", input_size, 0)
+        self.hidden_size = _check_int(name, "hidden_size", hidden_size, 1)
+        self.bias = bool(bias)
+        dtype = np.float32 if dtype is None else dtype
+        gate = _GATES[mode] * self.hidden_size
+        self.weight_ih = Parameter(empty((gate, self.input_size), dtype=dtype))
+        self.weight_hh = Parameter(empty((gate, self.hidden_size), dtype=dtype))
+        if self.bias:
+            self.bias_ih = Parameter(empty((gate,), dtype=dtype))
+            self.bias_hh = Parameter(empty((gate,), dtype=dtype))
+        else:
+            self.register_parameter("bias_ih", None)
+            self.register_parameter("bias_hh", None)
+        self.reset_parameters()
+        if device is not None and str(device) != "cpu":
+            self.to(device)
+
+    def reset_parameters(self) -> None:
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        for p in self.parameters():
+            init.uniform_(p, -bound, bound)
+
+    def _check_state(self, h: Any, what: str, shape: tuple, ref: Tensor) -> Tensor:
+        if not isinstance(h, Tensor):
+            raise TypeError(f"{self._name}: {what} must be a Tensor, got {type(h).__name__}")
+        if tuple(h.shape) != shape:
+            raise ValueError(
+                f"{self._name}: expected {what} of shape {shape}, got {tuple(h.shape)}"
+            )
+        if h.dtype != ref.dtype:
+            raise TypeError(f"{self._name}: {what} has dtype {h.dtype}, input has {ref.dtype}")
+        return h
+
+    def forward(self, input: Tensor, hx: Any = None) -> Any:
+        name = self._name
+        if not isinstance(input, Tensor):
+            raise TypeError(f"{name}: input must be a Tensor, got {type(input).__name__}")
+        if input.dim() not in (1, 2):
+            raise ValueError(
+                f"{name}: expected a 1-D (unbatched) or 2-D input, got shape {tuple(input.shape)}"
+            )
+        if input.shape[-1] != self.input_size:
+            raise ValueError(
+                f"{name}: input has {input.shape[-1]} features, expected input_size "
+                f"{self.input_size}"
+            )
+        batched = input.dim() == 2
+        x = input if batched else input.unsqueeze(0)
+        shape = tuple(input.shape[:-1]) + (self.hidden_size,)
+        lstm = self.mode == "LSTM"
+        if hx is None:
+            h = zeros(shape, dtype=x.dtype, device=x.device)
+            c = zeros(shape, dtype=x.dtype, device=x.device) if lstm else None
+        elif lstm:
+            if not isinstance(hx, (tuple, list)) or len(hx) != 2:
+                raise TypeError(f"{name}: hx must be a tuple (h, c), got {type(hx).__name__}")
+            h = self._check_state(hx[0], "h", shape, x)
+            c = self._check_state(hx[1], "c", shape, x)
+        else:
+            h, c = self._check_state(hx, "hx", shape, x), None
+        if not batched:
+            h = h.unsqueeze(0)
+            c = c.unsqueeze(0) if c is not None else None
+        x_t = F.linear(x, self.weight_ih, self.bias_ih)
+        h, c = _step(self.mode, x_t, h, c, self.weight_hh, self.bias_hh, None)
+        if not batched:
+            h = h.squeeze(0)
+            c = c.squeeze(0) if c is not None else None
+        return (h, c) if lstm else h
+
+    def extra_repr(self) -> str:
+        s = f"{self.input_size}, {self.hidden_size}"
+        if not self.bias:
+            s += ", bias=False"
+        if self.mode == "RNN_RELU":
+            s += ", nonlinearity='relu'"
+        return s
+
+
+class RNNCell(RNNCellBase):
+    """``h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh)`` (or relu); ``forward(input, hx=None)``."""
+
+    def __init__(
+        self, input_size, hidden_size, bias=True, nonlinearity="tanh", dtype=None, device=None
+    ) -> None:
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(
+                f"RNNCell: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}"
+            )
+        mode = "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
+        super().__init__(mode, input_size, hidden_size, bias, dtype, device)
+        self.nonlinearity = nonlinearity
+
+
+class LSTMCell(RNNCellBase):
+    """One LSTM step; ``forward(input, (h, c)=None)`` returns ``(h', c')``."""
+
+    def __init__(self, input_size, hidden_size, bias=True, dtype=None, device=None) -> None:
+        super().__init__("LSTM", input_size, hidden_size, bias, dtype, device)
+
+
+class GRUCell(RNNCellBase):
+    """One GRU step; ``forward(input, hx=None)`` returns ``h'``."""
+
+    def __init__(self, input_size, hidden_size, bias=True, dtype=None, device=None) -> None:
+        super().__init__("GRU", input_size, hidden_size, bias, dtype, device)

@@ -1,0 +1,80 @@
+"""The pointwise half of one recurrent step as a single autograd op: the gate nonlinearities and
+the state update of an LSTM or GRU cell (the two matrix products of a step stay GEMMs through
+``F.linear``). Gate order and formulas are PyTorch's:
+
+    LSTM  gates = x W_ih^T + b_ih + h W_hh^T + b_hh = [i | f | g | o]   (each H wide)
+          c' = sigmoid(f) c + sigmoid(i) tanh(g),   h' = sigmoid(o) tanh(c')
+    GRU   gi = x W_ih^T + b_ih = [r | z | n],  gh = h W_hh^T + b_hh (same split)
+          r = sigmoid(gi_r + gh_r),  z = sigmoid(gi_z + gh_z),  n = tanh(gi_n + r gh_n)
+          h' = (1 - z) n + z h
+
+Arrays are (N, 4H) / (N, 3H) and (N, H); the backward passes return the gradients of the
+pre-activation gates, so one step costs one node instead of a dozen elementwise ones.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..autograd.function import Function
+from ._util import xp_of
+from .activation import _sigmoid
+
+
+class LSTMCellPointwise(Function):
+    """(gates (N, 4H), c (N, H)) -> (h' (N, H), c' (N, H))."""
+
+    @staticmethod
+    def forward(ctx: Any, gates: Any, c: Any) -> tuple:
+        xp = xp_of(gates)
+        H = c.shape[-1]
+        i = _sigmoid(gates[:, :H])
+        f = _sigmoid(gates[:, H : 2 * H])
+        g = xp.tanh(gates[:, 2 * H : 3 * H])
+        o = _sigmoid(gates[:, 3 * H :])
+        c2 = f * c + i * g
+        tc = xp.tanh(c2)
+        ctx.save_for_backward(i, f, g, o, c, tc)
+        return o * tc, c2
+
+    @staticmethod
+    def backward(ctx: Any, dh: Any, dc: Any) -> tuple:
+        i, f, g, o, c, tc = ctx.saved_tensors
+        xp = xp_of(dh)
+        dct = dc + dh * o * (1.0 - tc * tc)  # through c' directly and through h' = o tanh(c')
+        dgates = xp.concatenate(
+            (
+                dct * g * i * (1.0 - i),
+                dct * c * f * (1.0 - f),
+                dct * i * (1.0 - g * g),
+                dh * tc * o * (1.0 - o),
+            ),
+            axis=1,
+        )
+        return dgates, dct * f
+
+
+class GRUCellPointwise(Function):
+    """(gi (N, 3H), gh (N, 3H), h (N, H)) -> h' (N, H)."""
+
+    @staticmethod
+    def forward(ctx: Any, gi: Any, gh: Any, h: Any) -> Any:
+        xp = xp_of(gi)
+        H = h.shape[-1]
+        r = _sigmoid(gi[:, :H] + gh[:, :H])
+        z = _sigmoid(gi[:, H : 2 * H] + gh[:, H : 2 * H])
+        ghn = gh[:, 2 * H :]
+        n = xp.tanh(gi[:, 2 * H :] + r * ghn)
+        ctx.save_for_backward(r, z, n, ghn, h)
+        return (1.0 - z) * n + z * h
+
+    @staticmethod
+    def backward(ctx: Any, dh: Any) -> tuple:
+        r, z, n, ghn, h = ctx.saved_tensors
+        xp = xp_of(dh)
+        dn = dh * (1.0 - z) * (1.0 - n * n)  # gradient of n's pre-activation
+        dr = dn * ghn * r * (1.0 - r)
+        dz = dh * (h - n) * z * (1.0 - z)
+        dgi = xp.concatenate((dr, dz, dn), axis=1)
+        dgh = xp.concatenate((dr, dz, dn * r), axis=1)
+        return dgi, dgh, dh * z
