@@ -16,6 +16,7 @@
 #include <new>
 
 #include "cpu/gemm.h"
+#include "cpu/simd_vec.h"
 #include "cpu/spin_pool.h"
 
 #ifdef AXONAL_OPENMP
@@ -61,10 +62,41 @@ inline void pack_a_panel(bool trans_a, const T* A, index_t lda, index_t i0, inde
   }
 }
 
+#if defined(__AVX2__) && defined(__FMA__)
+// dst[t * ldd + i] = src[i * lds + t] for a W x W block (W = lanes of a 256-bit vector),
+// transposed in registers.
+template <typename T>
+inline void transpose_block(const T* src, index_t lds, T* dst, index_t ldd) {
+  using S = Vec256<T>;
+  typename S::V r[S::W];
+  for (int i = 0; i < S::W; ++i) r[i] = S::load(src + i * lds);
+  S::transpose(r);
+  for (int t = 0; t < S::W; ++t) S::store(dst + t * ldd, r[t]);
+}
+
+// A full panel of op(B) = B^T (B stored (N, K)): W x W blocks transposed in registers (a scalar
+// gather of one element at a time cost more than the product itself for a Linear layer's
+// x @ W^T at small batch sizes).
+template <typename T, int NR>
+inline void pack_b_trans_full(const T* B, index_t ldb, index_t p0, index_t kc, index_t j0, T* bp) {
+  constexpr int W = Vec256<T>::W;
+  static_assert(NR % W == 0, "panel width must be whole vectors");
+  index_t k = 0;
+  for (; k + W <= kc; k += W)
+    for (int jg = 0; jg < NR; jg += W)
+      transpose_block(B + (j0 + jg) * ldb + p0 + k, ldb, bp + k * NR + jg, NR);
+  for (; k < kc; ++k)
+    for (int j = 0; j < NR; ++j) bp[k * NR + j] = B[(j0 + j) * ldb + p0 + k];
+}
+#endif
+
 // Pack rows [p0, p0+kc) x cols [j0, j0+nr) of op(B) into bp[k*NR + j], zero-padded to NR columns.
 template <typename T, int NR>
 inline void pack_b_panel(bool trans_b, const T* B, index_t ldb, index_t p0, index_t kc, index_t j0,
                          index_t nr, T* bp) {
+#if defined(__AVX2__) && defined(__FMA__)
+  if (trans_b && nr == NR) return pack_b_trans_full<T, NR>(B, ldb, p0, kc, j0, bp);
+#endif
   if (!trans_b) {
     for (index_t k = 0; k < kc; ++k) {
       const T* src = B + (p0 + k) * ldb + j0;
@@ -220,6 +252,7 @@ template <typename T, class Kernel>
 struct DirectJob {
   index_t M, N, K, ars, acs, ldb, ldc, KC, ti, tiles, chunk;
   T alpha, beta;
+  bool trans_b;  // B stored (N, K): each work item packs the panels of B^T its tiles use
   const T* A;
   const T* B;
   const T* aedge;
@@ -228,17 +261,28 @@ struct DirectJob {
 
   void run(index_t lo, index_t hi) const {
     constexpr int MR = Kernel::MR, NR = Kernel::NR;
+    AlignedBuffer<T> bpanel(static_cast<size_t>(trans_b ? std::min(KC, K) * NR : 0));
     for (index_t pc = 0; pc < K; pc += KC) {
       const index_t kc = std::min(KC, K - pc);
       const T beta_eff = pc == 0 ? beta : T(1);
+      index_t packed = -1;  // the column panel in bpanel (tiles run ir fastest: few repacks)
       for (index_t t = lo; t < hi; ++t) {
         const index_t jr = t / ti, ir = t % ti;
         const index_t i0 = ir * MR, j0 = jr * NR;
         const bool a_in = i0 + MR <= M, b_in = j0 + NR <= N;
         const T* a = a_in ? A + i0 * ars + pc * acs : aedge + pc * MR;
         const T* b = b_in ? B + pc * ldb + j0 : bedge + pc * NR;
-        Kernel::run(kc, a, a_in ? ars : 1, a_in ? acs : MR, b, b_in ? ldb : NR, C + i0 * ldc + j0,
-                    ldc, 1, alpha, beta_eff, static_cast<int>(std::min<index_t>(MR, M - i0)),
+        index_t brs = b_in ? ldb : NR;
+        if (trans_b) {
+          if (packed != jr)
+            pack_b_panel<T, NR>(true, B, ldb, pc, kc, j0, std::min<index_t>(NR, N - j0),
+                                bpanel.ptr);
+          packed = jr;
+          b = bpanel.ptr;
+          brs = NR;
+        }
+        Kernel::run(kc, a, a_in ? ars : 1, a_in ? acs : MR, b, brs, C + i0 * ldc + j0, ldc, 1,
+                    alpha, beta_eff, static_cast<int>(std::min<index_t>(MR, M - i0)),
                     static_cast<int>(std::min<index_t>(NR, N - j0)));
       }
     }
@@ -250,23 +294,24 @@ struct DirectJob {
 };
 
 template <typename T, class Kernel>
-void gemm_direct(bool trans_a, index_t M, index_t N, index_t K, T alpha, const T* A, index_t lda,
-                 const T* B, index_t ldb, T beta, T* C, index_t ldc, int nt, index_t KC) {
+void gemm_direct(bool trans_a, bool trans_b, index_t M, index_t N, index_t K, T alpha, const T* A,
+                 index_t lda, const T* B, index_t ldb, T beta, T* C, index_t ldc, int nt,
+                 index_t KC) {
   constexpr int MR = Kernel::MR, NR = Kernel::NR;
   const index_t m_full = (M / MR) * MR, n_full = (N / NR) * NR;
   const index_t m_edge = M - m_full, n_edge = N - n_full;
   // Edge panels over the whole K: A rows [m_full, M) as (K, MR), B columns [n_full, N) as (K, NR).
   AlignedBuffer<T> aedge(static_cast<size_t>(m_edge ? K * MR : 0));
-  AlignedBuffer<T> bedge(static_cast<size_t>(n_edge ? K * NR : 0));
+  AlignedBuffer<T> bedge(static_cast<size_t>(n_edge && !trans_b ? K * NR : 0));
   if (m_edge) pack_a_panel<T, MR>(trans_a, A, lda, m_full, m_edge, 0, K, aedge.ptr);
-  if (n_edge) pack_b_panel<T, NR>(false, B, ldb, 0, K, n_full, n_edge, bedge.ptr);
+  if (n_edge && !trans_b) pack_b_panel<T, NR>(false, B, ldb, 0, K, n_full, n_edge, bedge.ptr);
   DirectJob<T, Kernel> job;
   job.M = M, job.N = N, job.K = K, job.ldb = ldb, job.ldc = ldc;
   job.ars = trans_a ? 1 : lda, job.acs = trans_a ? lda : 1;
   job.KC = balanced_block(K, KC);
   job.ti = (M + MR - 1) / MR;
   job.tiles = job.ti * ((N + NR - 1) / NR);
-  job.alpha = alpha, job.beta = beta;
+  job.alpha = alpha, job.beta = beta, job.trans_b = trans_b;
   job.A = A, job.B = B, job.aedge = aedge.ptr, job.bedge = bedge.ptr, job.C = C;
   // Products under ~8 MFLOP (tens of microseconds) through the spin pool; above that OpenMP's
   // fork/join is noise and contiguous halves keep each thread on its own panels of B
@@ -294,8 +339,14 @@ void gemm_blocked(bool trans_a, bool trans_b, index_t M, index_t N, index_t K, T
                   const axonal::GemmBlocking& blk) {
   constexpr int MR = Kernel::MR, NR = Kernel::NR;
   const double bytes = double(M * K + K * N) * sizeof(T);
-  if (!trans_b && bytes <= double(blk.direct_bytes)) {
-    gemm_direct<T, Kernel>(trans_a, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, nt, blk.kc);
+  // Small products with B transposed (a Linear layer's x @ W^T) take the direct path too, each
+  // work item packing its own panels of B^T: no barriers. The packed path's OpenMP barriers each
+  // wait for every thread, and where another process holds a core that cost milliseconds per
+  // call (measured: 32 x 128 x 512, an LSTM step, on a loaded 2-core VM: ~14 ms, not ~35 us).
+  const bool small = 2.0 * double(M) * double(N) * double(K) < 8e6;
+  if ((!trans_b || small) && bytes <= double(blk.direct_bytes)) {
+    gemm_direct<T, Kernel>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, nt,
+                           blk.kc);
     return;
   }
   // A narrow output (N well below the tile width NR): compute C^T = op(B)^T op(A)^T instead, so
