@@ -1,4 +1,5 @@
-// bindings_conv.cpp: the _cpu entry points of the convolution, pooling and softmax kernels.
+// bindings_conv.cpp: the _cpu entry points of the convolution, pooling, softmax and LSTM-cell
+// kernels.
 // Every entry validates its arguments and raises ValueError / TypeError naming the op and the
 // shapes; inputs of any layout are accepted (copied to a dense C-contiguous array when needed),
 // outputs are allocated here, and the kernels run with the GIL released.
@@ -15,6 +16,7 @@
 
 #include "common/check.h"
 #include "cpu/conv2d.h"
+#include "cpu/lstm_cell.h"
 #include "cpu/pool.h"
 #include "cpu/softmax.h"
 #include "cpu/threads.h"
@@ -724,6 +726,75 @@ py::array softmax_backward_py(const py::object& dy_obj, const py::object& y_obj,
   return dt == DType::f32 ? run(float{}) : run(double{});
 }
 
+// ------------------------------------------------------------------ LSTM cell (pointwise part)
+// A 2-D array of `what`'s dtype with `rows` x `cols` (checked), made dense.
+py::array matrix_arg(const py::object& o, const char* op, const char* name, DType dt, index_t rows,
+                     index_t cols) {
+  py::array a = as_array(o, op, name);
+  if (dtype_of(a, op, name) != dt)
+    throw py::type_error(str_cat(op, ": ", name, " has dtype ", std::string(py::str(a.dtype())),
+                                 ", expected ", dt == DType::f32 ? "float32" : "float64"));
+  AX_CHECK(a.ndim() == 2 && a.shape(0) == rows && a.shape(1) == cols, op, ": ", name,
+           " must have shape (", rows, ", ", cols, "), got ", shape_str(a));
+  return dense(a);
+}
+
+py::tuple lstm_cell_forward_py(const py::object& gates_obj, const py::object& c_obj) {
+  const char* op = "lstm_cell";
+  py::array c = as_array(c_obj, op, "c");
+  const DType dt = dtype_of(c, op, "c");
+  AX_CHECK(c.ndim() == 2, op, ": c must be 2-D (N, H), got shape ", shape_str(c));
+  const index_t N = c.shape(0), H = c.shape(1);
+  py::array gates = matrix_arg(gates_obj, op, "gates", dt, N, 4 * H);
+  c = dense(c);
+  const int nt = axonal::get_num_threads();
+  auto run = [&](auto tag) -> py::tuple {
+    using T = decltype(tag);
+    py::array_t<T> act(std::vector<py::ssize_t>{N, 4 * H});
+    py::array_t<T> c2(std::vector<py::ssize_t>{N, H}), h2(std::vector<py::ssize_t>{N, H});
+    const T* gp = cptr<T>(gates);
+    const T* cp = cptr<T>(c);
+    T *ap = act.mutable_data(), *c2p = c2.mutable_data(), *h2p = h2.mutable_data();
+    {
+      py::gil_scoped_release rel;
+      axonal::lstm_cell_forward<T>(N, H, gp, cp, ap, c2p, h2p, nt);
+    }
+    return py::make_tuple(h2, c2, act);
+  };
+  return dt == DType::f32 ? run(float{}) : run(double{});
+}
+
+py::tuple lstm_cell_backward_py(const py::object& dh_obj, const py::object& dc_obj,
+                                const py::object& act_obj, const py::object& c_obj,
+                                const py::object& c2_obj) {
+  const char* op = "lstm_cell_backward";
+  py::array c = as_array(c_obj, op, "c");
+  const DType dt = dtype_of(c, op, "c");
+  AX_CHECK(c.ndim() == 2, op, ": c must be 2-D (N, H), got shape ", shape_str(c));
+  const index_t N = c.shape(0), H = c.shape(1);
+  c = dense(c);
+  py::array dh = matrix_arg(dh_obj, op, "grad_h", dt, N, H);
+  py::array act = matrix_arg(act_obj, op, "act", dt, N, 4 * H);
+  py::array c2 = matrix_arg(c2_obj, op, "c_next", dt, N, H);
+  const bool has_dc = !dc_obj.is_none();
+  py::array dc = has_dc ? matrix_arg(dc_obj, op, "grad_c", dt, N, H) : py::array();
+  const int nt = axonal::get_num_threads();
+  auto run = [&](auto tag) -> py::tuple {
+    using T = decltype(tag);
+    py::array_t<T> dg(std::vector<py::ssize_t>{N, 4 * H}), dcp(std::vector<py::ssize_t>{N, H});
+    const T* dhp = cptr<T>(dh);
+    const T* dcq = has_dc ? cptr<T>(dc) : nullptr;
+    const T *ap = cptr<T>(act), *cp = cptr<T>(c), *c2p = cptr<T>(c2);
+    T *dgp = dg.mutable_data(), *dcpp = dcp.mutable_data();
+    {
+      py::gil_scoped_release rel;
+      axonal::lstm_cell_backward<T>(N, H, dhp, dcq, ap, cp, c2p, dgp, dcpp, nt);
+    }
+    return py::make_tuple(dg, dcp);
+  };
+  return dt == DType::f32 ? run(float{}) : run(double{});
+}
+
 }  // namespace
 
 void register_conv_bindings(py::module_& m) {
@@ -774,4 +845,10 @@ void register_conv_bindings(py::module_& m) {
   m.def("softmax_backward", &softmax_backward_py, py::arg("grad_output"), py::arg("output"),
         py::arg("dim") = -1, py::arg("log") = false,
         "Gradient of softmax / log_softmax along dim from the forward's output.");
+  m.def("lstm_cell_forward", &lstm_cell_forward_py, py::arg("gates"), py::arg("c"),
+        "LSTM cell pointwise step: gates (N, 4H) [i|f|g|o], c (N, H) -> (h', c', act).");
+  m.def(
+      "lstm_cell_backward", &lstm_cell_backward_py, py::arg("grad_h"), py::arg("grad_c"),
+      py::arg("act"), py::arg("c"), py::arg("c_next"),
+      "Gradient of lstm_cell_forward -> (grad_gates (N, 4H), grad_c (N, H)); grad_c may be None.");
 }

@@ -16,16 +16,41 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
+from .. import _cpu
 from ..autograd.function import Function
 from ._util import xp_of
 from .activation import _sigmoid
 
+_HAS_LSTM_KERNEL = hasattr(_cpu, "lstm_cell_forward")
+
+
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+
+
+def _cpu_kernel(*arrays: Any) -> bool:
+    """The C++ kernel takes NumPy float32/float64 arrays of one dtype (csrc/cpu/lstm_cell.cpp)."""
+    a = arrays[0]
+    return (
+        _HAS_LSTM_KERNEL
+        and type(a) is np.ndarray
+        and a.dtype in (_F32, _F64)
+        and all(type(b) is np.ndarray and b.dtype == a.dtype for b in arrays[1:])
+    )
+
 
 class LSTMCellPointwise(Function):
-    """(gates (N, 4H), c (N, H)) -> (h' (N, H), c' (N, H))."""
+    """(gates (N, 4H), c (N, H)) -> (h' (N, H), c' (N, H)); on NumPy arrays one C++ pass
+    (``_cpu.lstm_cell_forward``), elsewhere (CuPy) the same equations with the array module."""
 
     @staticmethod
     def forward(ctx: Any, gates: Any, c: Any) -> tuple:
+        if _cpu_kernel(gates, c):
+            h2, c2, act = _cpu.lstm_cell_forward(gates, c)
+            ctx.save_for_backward(act, c, c2)
+            ctx.kernel = True
+            return h2, c2
         xp = xp_of(gates)
         H = c.shape[-1]
         i = _sigmoid(gates[:, :H])
@@ -35,10 +60,14 @@ class LSTMCellPointwise(Function):
         c2 = f * c + i * g
         tc = xp.tanh(c2)
         ctx.save_for_backward(i, f, g, o, c, tc)
+        ctx.kernel = False
         return o * tc, c2
 
     @staticmethod
     def backward(ctx: Any, dh: Any, dc: Any) -> tuple:
+        if ctx.kernel:
+            act, c, c2 = ctx.saved_tensors
+            return _cpu.lstm_cell_backward(dh, dc, act, c, c2)
         i, f, g, o, c, tc = ctx.saved_tensors
         xp = xp_of(dh)
         dct = dc + dh * o * (1.0 - tc * tc)  # through c' directly and through h' = o tanh(c')

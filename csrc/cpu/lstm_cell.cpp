@@ -1,0 +1,123 @@
+// lstm_cell.cpp: the LSTM cell's pointwise forward and backward (see lstm_cell.h): the portable
+// kernel (any T), the dispatch to the AVX2 float32 one, and the split over threads by rows.
+#include "cpu/lstm_cell.h"
+
+#include <algorithm>
+#include <cmath>
+#include <type_traits>
+
+#include "cpu/cpu_features.h"
+
+#ifdef AXONAL_OPENMP
+#include <omp.h>
+#endif
+
+namespace axonal {
+
+namespace {
+
+constexpr index_t kElemsPerThread = 8192;  // below this much work per thread, use fewer threads
+
+template <typename T>
+inline T sigmoid(T x) {
+  return T(1) / (T(1) + std::exp(-x));
+}
+
+template <typename T>
+void forward_rows(index_t r0, index_t r1, index_t H, const T* gates, const T* c, T* act, T* c2,
+                  T* h2) {
+  for (index_t r = r0; r < r1; ++r) {
+    const T* g = gates + r * 4 * H;
+    T* a = act + r * 4 * H;
+    for (index_t j = 0; j < H; ++j) {
+      const T i = sigmoid(g[j]), f = sigmoid(g[H + j]), gg = std::tanh(g[2 * H + j]);
+      const T o = sigmoid(g[3 * H + j]);
+      a[j] = i, a[H + j] = f, a[2 * H + j] = gg, a[3 * H + j] = o;
+      const T cn = f * c[r * H + j] + i * gg;
+      c2[r * H + j] = cn;
+      h2[r * H + j] = o * std::tanh(cn);
+    }
+  }
+}
+
+template <typename T>
+void backward_rows(index_t r0, index_t r1, index_t H, const T* dh, const T* dc, const T* act,
+                   const T* c, const T* c2, T* dgates, T* dc_prev) {
+  for (index_t r = r0; r < r1; ++r) {
+    const T* a = act + r * 4 * H;
+    T* d = dgates + r * 4 * H;
+    for (index_t j = 0; j < H; ++j) {
+      const index_t k = r * H + j;
+      const T i = a[j], f = a[H + j], g = a[2 * H + j], o = a[3 * H + j];
+      const T tc = std::tanh(c2[k]);
+      const T dct = (dc ? dc[k] : T(0)) + dh[k] * o * (T(1) - tc * tc);
+      d[j] = dct * g * i * (T(1) - i);
+      d[H + j] = dct * c[k] * f * (T(1) - f);
+      d[2 * H + j] = dct * i * (T(1) - g * g);
+      d[3 * H + j] = dh[k] * tc * o * (T(1) - o);
+      dc_prev[k] = dct * f;
+    }
+  }
+}
+
+// body(lo, hi) over rows [0, N) in contiguous chunks on up to nt threads.
+template <class F>
+void split_rows(index_t N, index_t H, int nt, F&& body) {
+  const index_t want = std::max<index_t>(1, N * H / kElemsPerThread);
+  const int nth = static_cast<int>(std::min<index_t>({static_cast<index_t>(nt), want, N}));
+#ifdef AXONAL_OPENMP
+  if (nth > 1) {
+#pragma omp parallel num_threads(nth)
+    {
+      const int tid = omp_get_thread_num(), n = omp_get_num_threads();
+      const index_t q = N / n, rem = N % n;
+      const index_t lo = tid * q + std::min<index_t>(tid, rem);
+      body(lo, lo + q + (tid < rem ? 1 : 0));
+    }
+    return;
+  }
+#endif
+  (void)nth;
+  body(0, N);
+}
+
+}  // namespace
+
+template <typename T>
+void lstm_cell_forward(index_t N, index_t H, const T* gates, const T* c, T* act, T* c2, T* h2,
+                       int num_threads) {
+  if (N <= 0 || H <= 0) return;
+  split_rows(N, H, num_threads, [&](index_t lo, index_t hi) {
+#ifdef AXONAL_X86
+    if constexpr (std::is_same<T, float>::value)
+      if (simd_avx2()) return lstm_cell_forward_f32_avx2(lo, hi, H, gates, c, act, c2, h2);
+#endif
+    forward_rows(lo, hi, H, gates, c, act, c2, h2);
+  });
+}
+
+template <typename T>
+void lstm_cell_backward(index_t N, index_t H, const T* dh, const T* dc, const T* act, const T* c,
+                        const T* c2, T* dgates, T* dc_prev, int num_threads) {
+  if (N <= 0 || H <= 0) return;
+  split_rows(N, H, num_threads, [&](index_t lo, index_t hi) {
+#ifdef AXONAL_X86
+    if constexpr (std::is_same<T, float>::value)
+      if (simd_avx2())
+        return lstm_cell_backward_f32_avx2(lo, hi, H, dh, dc, act, c, c2, dgates, dc_prev);
+#endif
+    backward_rows(lo, hi, H, dh, dc, act, c, c2, dgates, dc_prev);
+  });
+}
+
+template void lstm_cell_forward<float>(index_t, index_t, const float*, const float*, float*, float*,
+                                       float*, int);
+template void lstm_cell_forward<double>(index_t, index_t, const double*, const double*, double*,
+                                        double*, double*, int);
+template void lstm_cell_backward<float>(index_t, index_t, const float*, const float*, const float*,
+                                        const float*, const float*, float*, float*, int);
+template void lstm_cell_backward<double>(index_t, index_t, const double*, const double*,
+                                         const double*, const double*, const double*, double*,
+                                         double*, int);
+
+}  // namespace axonal
