@@ -8,6 +8,7 @@ creation.
 
 from __future__ import annotations
 
+import operator
 from collections import namedtuple
 from typing import Any, List, Optional, Sequence, Tuple
 
@@ -629,6 +630,15 @@ def _resolve_shape(shape: tuple, size: int, op: str, src: tuple) -> tuple:
 
 def reshape(x: Tensor, *shape: Any) -> Tensor:
     shp = as_shape(shape, "reshape")
+    for i, s in enumerate(shp):  # NumPy takes any negative size as "infer this one"
+        if s < -1:
+            raise RuntimeError(
+                f"reshape: invalid size {s} at index {i} of shape {shp} (input {x._data.shape})"
+            )
+    if shp.count(-1) > 1:
+        raise RuntimeError(
+            f"reshape: only one dimension can be inferred, got shape {shp} (input {x._data.shape})"
+        )
     if shp == x._data.shape:
         return x if not x.requires_grad or not _gm.enabled else _view_of(Reshape.apply(x, shp), x)
     return _view_of(Reshape.apply(x, shp), x)
@@ -840,6 +850,23 @@ def unbind(x: Tensor, dim: int = 0) -> Tuple[Tensor, ...]:
 
 def narrow(x: Tensor, dim: int, start: int, length: int) -> Tensor:
     d = norm_dim(dim, x._data.ndim, "narrow")
+    n = x._data.shape[d]
+    start, length = operator.index(start), operator.index(length)
+    # slicing would clip silently; PyTorch raises for a window that leaves the dimension
+    if not -n <= start <= n:
+        raise IndexError(
+            f"narrow: start {start} is out of range [-{n}, {n}] for dim {d} of size {n} "
+            f"(tensor of shape {x._data.shape})"
+        )
+    if start < 0:
+        start += n
+    if length < 0 or start + length > n:
+        raise RuntimeError(
+            f"narrow: start ({start}) + length ({length}) exceeds dim {d} of size {n} "
+            f"(tensor of shape {x._data.shape})"
+            if length >= 0
+            else f"narrow: length must be non-negative, got {length}"
+        )
     return getitem(x, (slice(None),) * d + (slice(start, start + length),))
 
 
