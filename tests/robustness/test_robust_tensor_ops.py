@@ -99,3 +99,24 @@ def test_from_numpy_object_array_is_refused():
 
 def test_numeric_strings_convert_with_an_explicit_dtype():
     assert axonal.tensor(["1.5", "2"], dtype=axonal.float32).tolist() == [1.5, 2.0]
+
+
+@pytest.mark.parametrize("inplace", [False, True])
+@pytest.mark.parametrize("dtype", [axonal.int64, axonal.float32, axonal.uint8])
+def test_masked_fill_needs_a_boolean_mask(a, inplace, dtype):
+    # out of place a nonzero entry counted as True; in place an int mask was an *index array*:
+    # masked_fill_(tensor([[0, 1], [1, 0]]), v) overwrote whole rows 0 and 1
+    mask = axonal.tensor([[0, 1, 1, 0]] * 3).to(dtype)
+    fn = a.clone().masked_fill_ if inplace else a.masked_fill
+    with pytest.raises(RuntimeError, match=r"masked_fill_?: only boolean masks"):
+        fn(mask, -1.0)
+
+
+def test_masked_fill_inplace_broadcasts_the_mask(a):
+    # NumPy's boolean indexing wants the exact shape: IndexError for a broadcastable (4,) mask
+    mask = axonal.tensor([True, False, False, True])
+    expect = np.where(mask.numpy(), -1.0, a.numpy())
+    np.testing.assert_array_equal(a.clone().masked_fill_(mask, -1.0).numpy(), expect)
+    np.testing.assert_array_equal(a.masked_fill(mask, -1.0).numpy(), expect)
+    with pytest.raises(RuntimeError, match=r"masked_fill_: mask of shape \(3, 5\)"):
+        a.clone().masked_fill_(axonal.ones(3, 5, dtype=axonal.bool), 0.0)

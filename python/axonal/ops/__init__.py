@@ -336,8 +336,23 @@ def where(condition: Any, input: Any = None, other: Any = None) -> Any:
     return Where.apply(c, a, b)
 
 
-def masked_fill(x: Tensor, mask: Any, value: Any) -> Tensor:
+def bool_mask(x: Tensor, mask: Any, op: str) -> Any:
+    """``mask`` as a boolean array broadcast to the shape of ``x`` (PyTorch's masked_fill rule:
+    a float or int mask is an error, not "nonzero means True" or, in place, integer indexing)."""
     m = mask._data if isinstance(mask, Tensor) else np.asarray(mask)
+    if m.dtype != np.bool_:
+        raise RuntimeError(f"{op}: only boolean masks are supported, got a mask of dtype {m.dtype}")
+    try:
+        return xp_of(m).broadcast_to(m, x._data.shape)
+    except ValueError:
+        raise RuntimeError(
+            f"{op}: mask of shape {tuple(m.shape)} cannot broadcast to the tensor's shape "
+            f"{tuple(x._data.shape)}"
+        ) from None
+
+
+def masked_fill(x: Tensor, mask: Any, value: Any) -> Tensor:
+    m = bool_mask(x, mask, "masked_fill")
     if isinstance(value, Tensor) and value.requires_grad:
         return Where.apply(m, value, x)
     v = value.item() if isinstance(value, Tensor) else value
