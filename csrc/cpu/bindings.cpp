@@ -250,7 +250,14 @@ void gemm_raw(bool ta, bool tb, index_t M, index_t N, index_t K, double alpha,
       throw std::invalid_argument(axonal::str_cat(op, ": ", name, " must be C-contiguous"));
     AX_CHECK(ld >= std::max<index_t>(1, cols), op, ": ld", name, " = ", ld, " is less than the ",
              cols, " columns of ", name, " ", pair_str(rows, cols));
-    const index_t need = (rows == 0 || cols == 0) ? 0 : (rows - 1) * ld + cols;
+    // (rows - 1) * ld + cols in checked arithmetic: a wrapped product would pass the size check
+    // and let the kernel address memory outside the buffer.
+    index_t need = 0;
+    if (rows > 0 && cols > 0)
+      AX_CHECK(!__builtin_mul_overflow(rows - 1, ld, &need) &&
+                   !__builtin_add_overflow(need, cols, &need),
+               op, ": ", name, " ", pair_str(rows, cols), " with ld", name, " = ", ld,
+               " spans more elements than a 64-bit index can count");
     AX_CHECK(static_cast<index_t>(x.size()) >= need, op, ": ", name, " ", pair_str(rows, cols),
              " with ld", name, " = ", ld, " needs ", need, " elements, the buffer has ", x.size());
   };

@@ -105,21 +105,38 @@ Shape4 shape_arg(const py::object& o, const char* op, const char* name) {
   return {v[0], v[1], v[2], v[3]};
 }
 
-// An integer (Python int or NumPy integer, not bool) into v.
-bool int_value(const py::handle& h, index_t& v) {
+// An integer (Python int or NumPy integer, not bool) into v; false for anything else. One that
+// does not fit in 64 bits raises ValueError naming the op and the argument.
+bool int_value(const py::handle& h, index_t& v, const char* op, const char* name) {
   if (PyBool_Check(h.ptr()) || !PyIndex_Check(h.ptr())) return false;
-  v = h.cast<index_t>();
+  py::object i = py::reinterpret_steal<py::object>(PyNumber_Index(h.ptr()));
+  if (!i) throw py::error_already_set();
+  int overflow = 0;
+  const long long x = PyLong_AsLongLongAndOverflow(i.ptr(), &overflow);
+  if (x == -1 && PyErr_Occurred()) throw py::error_already_set();
+  AX_CHECK(!overflow, op, ": ", name, " value ", std::string(py::str(i)),
+           " does not fit in a 64-bit integer");
+  v = static_cast<index_t>(x);
   return true;
+}
+
+// a * b + c, false when it wraps or reaches 2^62. Padded sizes and dilated kernel extents stay
+// below 2^62 (PyTorch's padding limit), so every index the kernels form from them fits in 64 bits.
+constexpr index_t kMaxExtent = index_t(1) << 62;
+bool checked_extent(index_t a, index_t b, index_t c, index_t& out) {
+  return !__builtin_mul_overflow(a, b, &out) && !__builtin_add_overflow(out, c, &out) &&
+         out < kMaxExtent;
 }
 
 // An int or a sequence of two ints.
 Pair pair_arg(const py::handle& o, const char* op, const char* name) {
   index_t a = 0, b = 0;
-  if (int_value(o, a)) return {a, a};
+  if (int_value(o, a, op, name)) return {a, a};
   if (py::isinstance<py::sequence>(o) && !py::isinstance<py::str>(o)) {
     py::sequence s = py::reinterpret_borrow<py::sequence>(o);
-    if (s.size() == 2 && int_value(s[0], a) && int_value(s[1], b)) return {a, b};
-    if (s.size() == 1 && int_value(s[0], a)) return {a, a};
+    if (s.size() == 2 && int_value(s[0], a, op, name) && int_value(s[1], b, op, name))
+      return {a, b};
+    if (s.size() == 1 && int_value(s[0], a, op, name)) return {a, a};
   }
   throw py::type_error(
       str_cat(op, ": ", name, " must be an int or a pair of ints, got ", std::string(py::str(o))));
@@ -186,8 +203,14 @@ axonal::Conv2dParams conv_params(const char* op, const Shape4& x, const Shape4& 
   p.dil_h = a.dilation[0];
   p.dil_w = a.dilation[1];
   p.groups = a.groups;
-  const index_t eh = a.dilation[0] * (w[2] - 1) + 1, ew = a.dilation[1] * (w[3] - 1) + 1;
-  const index_t ph = x[2] + 2 * a.padding[0], pw = x[3] + 2 * a.padding[1];
+  index_t eh = 0, ew = 0, ph = 0, pw = 0;
+  AX_CHECK(checked_extent(a.dilation[0], w[2] - 1, 1, eh) &&
+               checked_extent(a.dilation[1], w[3] - 1, 1, ew),
+           op, ": weight ", wsh, " with dilation ", pair_str(a.dilation),
+           ": the dilated kernel extent does not fit below 2^62");
+  AX_CHECK(checked_extent(a.padding[0], 2, x[2], ph) && checked_extent(a.padding[1], 2, x[3], pw),
+           op, ": input ", xs, " with padding ", pair_str(a.padding),
+           ": the padded size does not fit below 2^62");
   AX_CHECK(eh <= ph && ew <= pw, op, ": input ", xs, " padded to (", ph, ", ", pw,
            ") is smaller than the ", (a.dilation[0] > 1 || a.dilation[1] > 1 ? "dilated " : ""),
            "kernel (", eh, ", ", ew, ") of weight ", wsh);
@@ -352,6 +375,8 @@ py::dict conv2d_plan(const py::object& input_shape, const py::object& weight_sha
 }
 
 // ------------------------------------------------------------------ pooling
+constexpr index_t kMaxPoolArg = 2147483647;  // 2^31 - 1
+
 struct PoolArgs {
   Pair kernel, stride, padding, dilation;
   bool ceil_mode;
@@ -373,6 +398,16 @@ PoolArgs pool_args(const char* op, const py::object& kernel, const py::object& s
   check_positive(a.stride, op, "stride");
   check_non_negative(a.padding, op, "padding");
   check_positive(a.dilation, op, "dilation");
+  // PyTorch's pooling takes these as 32-bit ints; the bound also keeps the window arithmetic
+  // (dilation * (kernel - 1), size + 2 * padding) far from 64-bit overflow.
+  auto check_limit = [&](const Pair& v, const char* name) {
+    AX_CHECK(v[0] <= kMaxPoolArg && v[1] <= kMaxPoolArg, op, ": ", name, " ", pair_str(v),
+             " is too large (at most 2^31 - 1, as in PyTorch)");
+  };
+  check_limit(a.kernel, "kernel_size");
+  check_limit(a.stride, "stride");
+  check_limit(a.padding, "padding");
+  check_limit(a.dilation, "dilation");
   AX_CHECK(a.padding[0] <= a.kernel[0] / 2 && a.padding[1] <= a.kernel[1] / 2, op, ": padding ",
            pair_str(a.padding), " must be at most half of kernel_size ", pair_str(a.kernel));
   return a;
@@ -407,11 +442,10 @@ void check_windows(const char* op, const Shape4& x, const axonal::Pool2dParams& 
   auto axis_ok = [](index_t n, index_t out, index_t k, index_t s, index_t pad, index_t d,
                     index_t& bad) {
     for (index_t o = 0; o < out; ++o) {
-      bool any = false;
-      for (index_t t = 0; t < k && !any; ++t) {
-        const index_t i = o * s - pad + t * d;
-        any = i >= 0 && i < n;
-      }
+      // The window's first tap at or after 0 (O(1), not a walk over the kernel's k taps).
+      const index_t start = o * s - pad;
+      const index_t t = start >= 0 ? 0 : (-start + d - 1) / d;
+      const bool any = t < k && start + t * d < n;
       if (!any) {
         bad = o;
         return false;
@@ -513,7 +547,7 @@ axonal::Pool2dParams avg_params(const char* op, const Shape4& xs, const py::obje
   p.count_include_pad = count_include_pad;
   p.divisor = 0;
   if (!divisor_override.is_none()) {
-    if (!int_value(divisor_override, p.divisor))
+    if (!int_value(divisor_override, p.divisor, op, "divisor_override"))
       throw py::type_error(str_cat(op, ": divisor_override must be an int or None, got ",
                                    std::string(py::str(divisor_override))));
     AX_CHECK(p.divisor > 0, op, ": divisor_override must be positive, got ", p.divisor);
@@ -574,14 +608,14 @@ py::array avg_pool2d_backward(const py::object& dy_obj, const py::object& input_
 Pair adaptive_size(const char* op, const py::object& o, const Shape4& xs) {
   Pair out{0, 0};
   index_t v = 0;
-  if (int_value(o, v)) {
+  if (int_value(o, v, op, "output_size")) {
     out = {v, v};
   } else if (py::isinstance<py::sequence>(o) && !py::isinstance<py::str>(o) && py::len(o) == 2) {
     py::sequence s = py::reinterpret_borrow<py::sequence>(o);
     for (int i = 0; i < 2; ++i) {
       if (s[i].is_none())
         out[i] = xs[2 + i];
-      else if (int_value(s[i], v))
+      else if (int_value(s[i], v, op, "output_size"))
         out[i] = v;
       else
         throw py::type_error(str_cat(op, ": output_size must be an int or a pair of ints / None, ",

@@ -160,10 +160,18 @@ void need(const py::array& a, index_t n, const char* op, const char* name, bool 
   AX_CHECK(!writable || a.writeable(), op, ": ", name, " is read-only");
 }
 
-// Elements a strided (batch, rows, cols) operand spans.
-index_t span(index_t batch, index_t rows, index_t cols, index_t ld, index_t bs) {
+// Elements a strided (batch, rows, cols) operand spans, in checked arithmetic: a wrapped product
+// would pass the buffer-size check and let the kernel address memory outside the buffer.
+index_t span(index_t batch, index_t rows, index_t cols, index_t ld, index_t bs, const char* op,
+             const char* name) {
   if (batch == 0 || rows == 0 || cols == 0) return 0;
-  return (batch - 1) * bs + (rows - 1) * ld + cols;
+  index_t b = 0, r = 0, n = 0;
+  AX_CHECK(!__builtin_mul_overflow(batch - 1, bs, &b) &&
+               !__builtin_mul_overflow(rows - 1, ld, &r) && !__builtin_add_overflow(b, r, &n) &&
+               !__builtin_add_overflow(n, cols, &n),
+           op, ": ", name, " (", batch, ", ", rows, ", ", cols, ") with ld = ", ld,
+           " and batch stride ", bs, " spans more elements than a 64-bit index can count");
+  return n;
 }
 
 void emulate_gemm(const py::array& a, const py::array& b, py::array& c, bool ta, bool tb, index_t M,
@@ -179,9 +187,9 @@ void emulate_gemm(const py::array& a, const py::array& b, py::array& c, bool ta,
                ldc >= std::max<index_t>(1, N),
            op, ": leading dimension too small");
   const bool reads = M > 0 && N > 0 && K > 0;
-  need(a, reads ? span(batch, ta ? K : M, ta ? M : K, lda, sa) : 0, op, "a", false);
-  need(b, reads ? span(batch, tb ? N : K, tb ? K : N, ldb, sb) : 0, op, "b", false);
-  need(c, span(batch, M, N, ldc, sc), op, "c", true);
+  need(a, reads ? span(batch, ta ? K : M, ta ? M : K, lda, sa, op, "a") : 0, op, "a", false);
+  need(b, reads ? span(batch, tb ? N : K, tb ? K : N, ldb, sb, op, "b") : 0, op, "b", false);
+  need(c, span(batch, M, N, ldc, sc, op, "c"), op, "c", true);
   axonal::cuda::GemmCall g;
   g.in = g.out = dt;
   g.ta = ta;

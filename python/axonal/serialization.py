@@ -16,14 +16,16 @@ leaves an existing file untouched (and no temporary file behind).
 from __future__ import annotations
 
 import json
+import math
 import os
 import struct
 import sys
-import tempfile
 from collections import OrderedDict
 from typing import IO, Any, Dict, Mapping, Optional, Tuple, Union
 
 import numpy as np
+
+from ._fileio import sync_folder, temp_file_beside
 
 __all__ = ["save", "load", "load_metadata", "save_bytes", "load_bytes"]
 
@@ -133,7 +135,29 @@ def _parse_header(buf: Union[bytes, memoryview], source: str) -> Tuple[Dict[str,
         raise ValueError(f"axonal.load: {source}: the header is not valid JSON ({e})") from None
     if not isinstance(header, dict):
         raise ValueError(f"axonal.load: {source}: the header is not a JSON object")
+    meta = header.get("__metadata__")
+    if meta is not None and (
+        not isinstance(meta, dict)
+        or not all(isinstance(k, str) and isinstance(v, str) for k, v in meta.items())
+    ):
+        raise ValueError(
+            f"axonal.load: {source}: __metadata__ must map str to str, got {_short(meta)}"
+        )
     return header, 8 + n
+
+
+def _short(v: Any) -> str:
+    r = repr(v)
+    return r if len(r) <= 200 else r[:200] + "..."
+
+
+def _ints(v: Any, n: Optional[int]) -> Optional[list]:
+    # a JSON list of non-negative ints (of length n); JSON true/false, floats, strings are not
+    if not isinstance(v, list) or (n is not None and len(v) != n):
+        return None
+    if not all(type(x) is int and x >= 0 for x in v):
+        return None
+    return v
 
 
 def _decode(buf: Union[bytes, memoryview], source: str, device: Any) -> OrderedDict[str, Any]:
@@ -145,20 +169,23 @@ def _decode(buf: Union[bytes, memoryview], source: str, device: Any) -> OrderedD
     for name, info in header.items():
         if name == "__metadata__":
             continue
-        try:
-            code, shape = info["dtype"], [int(s) for s in info["shape"]]
-            b, e = (int(v) for v in info["data_offsets"])
-        except (KeyError, TypeError, ValueError):
+        # strict, as the safetensors library: a shape "23" is not (2, 3), nor 2.7 a size of 2
+        shape = _ints(info.get("shape"), None) if isinstance(info, dict) else None
+        offsets = _ints(info.get("data_offsets"), 2) if isinstance(info, dict) else None
+        code = info.get("dtype") if isinstance(info, dict) else None
+        if shape is None or offsets is None or not isinstance(code, str):
             raise ValueError(
-                f"axonal.load: {source}: malformed header entry {name!r}: {info!r}"
-            ) from None
+                f"axonal.load: {source}: malformed header entry {name!r}: {_short(info)} (need "
+                "a dtype string, a shape of non-negative ints and two non-negative data_offsets)"
+            )
+        b, e = offsets
         if code not in _FROM_CODE:
             raise ValueError(
                 f"axonal.load: {source}: tensor {name!r} has dtype {code}, which NumPy (and so "
                 "axonal) cannot represent"
             )
         dt = _FROM_CODE[code].newbyteorder("<")
-        count = int(np.prod(shape, dtype=np.int64))
+        count = math.prod(shape)  # Python ints: np.prod wraps at 2^63
         if not (0 <= b <= e <= size) or e - b != count * dt.itemsize:
             raise ValueError(
                 f"axonal.load: {source}: tensor {name!r} ({code}, shape {tuple(shape)}) has "
@@ -166,9 +193,22 @@ def _decode(buf: Union[bytes, memoryview], source: str, device: Any) -> OrderedD
             )
         entries.append((b, name, dt, shape, count, e))
     entries.sort(key=lambda t: (t[0], t[5]))  # file order == the order the tensors were saved
+    end, prev = 0, None
+    for b, name, _dt, _shape, count, e in entries:
+        if b < end and count:
+            raise ValueError(
+                f"axonal.load: {source}: tensors {prev!r} and {name!r} overlap in the data "
+                f"buffer (byte {b} < {end})"
+            )
+        if count:
+            end, prev = e, name
     out: OrderedDict[str, Any] = OrderedDict()
     for b, name, dt, shape, count, _e in entries:
         arr = np.frombuffer(buf, dtype=dt, count=count, offset=start + b).reshape(shape)
+        if dt.kind == "b" and count and np.frombuffer(buf, np.uint8, count, start + b).max() > 1:
+            raise ValueError(
+                f"axonal.load: {source}: BOOL tensor {name!r} holds bytes other than 0 and 1"
+            )
         arr = arr.astype(dt.newbyteorder("="), copy=True)  # native order, aligned, writable
         t = from_numpy(arr)
         if device is not None and str(device) != "cpu":
@@ -198,8 +238,7 @@ def save(
         f.write(payload)  # type: ignore[union-attr]
         return
     path = os.fspath(f)  # type: ignore[arg-type]
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+    fd, tmp = temp_file_beside(path)  # not mkstemp: its 0o600 would replace the file's permissions
     try:
         with os.fdopen(fd, "wb") as fh:
             _write_all(fh, payload)
@@ -212,6 +251,7 @@ def save(
         except OSError:
             pass
         raise
+    sync_folder(path)
 
 
 def _write_all(fh: IO[bytes], payload: bytes) -> None:

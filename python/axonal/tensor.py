@@ -873,9 +873,10 @@ class Tensor:
         return self
 
     def masked_fill_(self, mask: Any, value: Any) -> Tensor:
+        m = _ops.bool_mask(self, mask, "masked_fill_")
         if self._check_inplace(value):
-            return self._commit(self.masked_fill(mask, value))
-        self._data[_raw(mask)] = _raw(value)
+            return self._commit(self.masked_fill(m, value))
+        self._data[m] = _raw(value)
         self._vc[0] += 1
         return self
 

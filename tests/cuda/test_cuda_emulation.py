@@ -101,6 +101,19 @@ def test_gemm_rejects_short_buffers():
         _cuda.emulate_gemm(a, a, c, False, False, 5, 4, 4, 1.0, 4, 0, 4, 0, 0.0, 4, 0, 1)
 
 
+@pytest.mark.parametrize(
+    "lda, sa, ldc, batch",
+    [(2**62, 0, 1, 1), (1, 0, 2**62 + 2**22, 1), (1, 2**62, 1, 3)],
+)
+def test_gemm_rejects_spans_that_wrap_int64(lda, sa, ldc, batch):
+    # (rows - 1) * ld + (batch - 1) * stride wrapped past 2^63 and passed the size check: the
+    # emulator then read / wrote gigabytes away from the buffers
+    a = np.ones(16, np.float32)
+    c = np.zeros(16, np.float32)
+    with pytest.raises(ValueError, match="emulate_gemm: .* 64-bit"):
+        _cuda.emulate_gemm(a, a, c, False, False, 3, 1, 1, 1.0, lda, sa, 1, 0, 0.0, ldc, 0, batch)
+
+
 CONV_CASES = [
     # (N, C, H, W), (K, R, S), stride, padding, dilation, groups
     ((2, 3, 9, 11), (5, 3, 3), (1, 1), (1, 1), (1, 1), 1),

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from typing import Any, Optional, Sequence, Union
+
+from .._fileio import temp_file_beside
 
 __all__ = ["check_integrity", "download_file", "md5sum"]
 
@@ -63,7 +64,7 @@ def download_file(
     errors = []
     for mirror in mirrors:
         url = mirror if mirror.endswith(filename) else mirror.rstrip("/") + "/" + filename
-        fd, tmp = tempfile.mkstemp(prefix="." + filename + ".", suffix=".part", dir=root)
+        fd, tmp = temp_file_beside(dest, suffix=".part")
         try:
             h = _new_md5()
             req = urllib.request.Request(url, headers={"User-Agent": "axonal"})

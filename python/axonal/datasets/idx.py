@@ -8,11 +8,13 @@ in C order.
 from __future__ import annotations
 
 import gzip
+import math
 import os
-import tempfile
 from typing import Any, Union
 
 import numpy as np
+
+from .._fileio import atomic_write as _atomic_write
 
 __all__ = ["load_idx", "write_idx"]
 
@@ -74,7 +76,7 @@ def load_idx(path: PathLike) -> np.ndarray:
         )
     shape = tuple(int(d) for d in np.frombuffer(buf, dtype=">u4", count=ndim, offset=4))
     dtype = _CODE_TO_DTYPE[code]
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize  # Python ints: np.prod wraps at 2^63
     actual = len(buf) - header
     if actual != expected:
         raise ValueError(
@@ -116,14 +118,5 @@ def write_idx(path: PathLike, array: Any) -> None:
 def atomic_write(path: PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
     name = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(name))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(name) + ".", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, name)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    os.makedirs(os.path.dirname(os.path.abspath(name)), exist_ok=True)
+    _atomic_write(name, data)  # synced before the rename; the permissions of a plain open()

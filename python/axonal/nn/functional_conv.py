@@ -41,6 +41,12 @@ __all__ = [
 
 _size_2_t = Union[int, Tuple[int, int]]
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+# Geometry limits, checked here and again by the C++ bindings: a padded size or a dilated kernel
+# extent of 2^62 or more (PyTorch's padding limit) would wrap the kernels' 64-bit index arithmetic;
+# pooling arguments are 32-bit ints in PyTorch, and the pooling kernels walk every kernel tap.
+_MAX_EXTENT = 2**62
+_MAX_POOL_ARG = 2**31 - 1
+_MAX_INT64 = 2**63 - 1
 
 # ---------------------------------------------------------------------------- kernel dispatch
 
@@ -668,6 +674,14 @@ def _conv(
         )
     eff = tuple(di * (ki - 1) + 1 for ki, di in zip(k, d))
     padded = tuple(n + lo + hi for n, (lo, hi) in zip(shape[2:], pads))
+    if max(eff) >= _MAX_EXTENT or max(padded) >= _MAX_EXTENT:
+        pstr = tuple(lo for lo, _ in pads) if all(lo == hi for lo, hi in pads) else pads
+        raise ValueError(
+            f"{op}: input {tuple(input.shape)} with padding {pstr} and the kernel {k} dilated by "
+            f"{d}: the padded size {padded} and the dilated kernel extent {eff} must be below 2^62"
+        )
+    if max(s) > _MAX_INT64:
+        raise ValueError(f"{op}: stride {s} does not fit in a 64-bit integer")
     if any(e > n for e, n in zip(eff, padded)) or 0 in k:
         pstr = tuple(lo for lo, _ in pads) if all(lo == hi for lo, hi in pads) else pads
         kind = "dilated kernel" if any(v > 1 for v in d) else "kernel"
@@ -758,6 +772,9 @@ def _pool_args(
     )
     p = _tuple(op, "padding", padding, 2, 0)
     d = _tuple(op, "dilation", dilation, 2, 1)
+    for name, v in (("kernel_size", k), ("stride", s), ("padding", p), ("dilation", d)):
+        if max(v) > _MAX_POOL_ARG:
+            raise ValueError(f"{op}: {name} {v} is too large (at most 2^31 - 1, as in PyTorch)")
     if p[0] > k[0] // 2 or p[1] > k[1] // 2:
         raise ValueError(f"{op}: padding {p} must be at most half of kernel_size {k}")
     shape = tuple(x.shape)
@@ -859,6 +876,10 @@ def _avg_pool2d(
     k, s, p, _ = _pool_args(op, x, kernel_size, stride, padding, 1, ceil_mode)
     if divisor_override is not None and (not _is_int(divisor_override) or divisor_override <= 0):
         raise ValueError(f"{op}: divisor_override must be a positive int, got {divisor_override!r}")
+    if divisor_override is not None and divisor_override > _MAX_INT64:
+        raise ValueError(
+            f"{op}: divisor_override {divisor_override} does not fit in a 64-bit integer"
+        )
     args = (k, s, p, bool(ceil_mode), bool(count_include_pad), divisor_override)
     y = _AvgPool2d.apply(x, args)
     return y.squeeze(0) if unbatched else y

@@ -8,6 +8,7 @@ creation.
 
 from __future__ import annotations
 
+import operator
 from collections import namedtuple
 from typing import Any, List, Optional, Sequence, Tuple
 
@@ -335,8 +336,23 @@ def where(condition: Any, input: Any = None, other: Any = None) -> Any:
     return Where.apply(c, a, b)
 
 
-def masked_fill(x: Tensor, mask: Any, value: Any) -> Tensor:
+def bool_mask(x: Tensor, mask: Any, op: str) -> Any:
+    """``mask`` as a boolean array broadcast to the shape of ``x`` (PyTorch's masked_fill rule:
+    a float or int mask is an error, not "nonzero means True" or, in place, integer indexing)."""
     m = mask._data if isinstance(mask, Tensor) else np.asarray(mask)
+    if m.dtype != np.bool_:
+        raise RuntimeError(f"{op}: only boolean masks are supported, got a mask of dtype {m.dtype}")
+    try:
+        return xp_of(m).broadcast_to(m, x._data.shape)
+    except ValueError:
+        raise RuntimeError(
+            f"{op}: mask of shape {tuple(m.shape)} cannot broadcast to the tensor's shape "
+            f"{tuple(x._data.shape)}"
+        ) from None
+
+
+def masked_fill(x: Tensor, mask: Any, value: Any) -> Tensor:
+    m = bool_mask(x, mask, "masked_fill")
     if isinstance(value, Tensor) and value.requires_grad:
         return Where.apply(m, value, x)
     v = value.item() if isinstance(value, Tensor) else value
@@ -629,6 +645,15 @@ def _resolve_shape(shape: tuple, size: int, op: str, src: tuple) -> tuple:
 
 def reshape(x: Tensor, *shape: Any) -> Tensor:
     shp = as_shape(shape, "reshape")
+    for i, s in enumerate(shp):  # NumPy takes any negative size as "infer this one"
+        if s < -1:
+            raise RuntimeError(
+                f"reshape: invalid size {s} at index {i} of shape {shp} (input {x._data.shape})"
+            )
+    if shp.count(-1) > 1:
+        raise RuntimeError(
+            f"reshape: only one dimension can be inferred, got shape {shp} (input {x._data.shape})"
+        )
     if shp == x._data.shape:
         return x if not x.requires_grad or not _gm.enabled else _view_of(Reshape.apply(x, shp), x)
     return _view_of(Reshape.apply(x, shp), x)
@@ -840,6 +865,23 @@ def unbind(x: Tensor, dim: int = 0) -> Tuple[Tensor, ...]:
 
 def narrow(x: Tensor, dim: int, start: int, length: int) -> Tensor:
     d = norm_dim(dim, x._data.ndim, "narrow")
+    n = x._data.shape[d]
+    start, length = operator.index(start), operator.index(length)
+    # slicing would clip silently; PyTorch raises for a window that leaves the dimension
+    if not -n <= start <= n:
+        raise IndexError(
+            f"narrow: start {start} is out of range [-{n}, {n}] for dim {d} of size {n} "
+            f"(tensor of shape {x._data.shape})"
+        )
+    if start < 0:
+        start += n
+    if length < 0 or start + length > n:
+        raise RuntimeError(
+            f"narrow: start ({start}) + length ({length}) exceeds dim {d} of size {n} "
+            f"(tensor of shape {x._data.shape})"
+            if length >= 0
+            else f"narrow: length must be non-negative, got {length}"
+        )
     return getitem(x, (slice(None),) * d + (slice(start, start + length),))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import sys
 from typing import Any, Sequence, Tuple
 
@@ -90,15 +91,16 @@ def norm_dims(dim: Any, ndim: int, op: str = "op") -> Tuple[int, ...]:
 
 def as_shape(args: Sequence[Any], op: str) -> tuple:
     """``f(2, 3)``, ``f((2, 3))`` or ``f([2, 3])`` -> ``(2, 3)``."""
-    if len(args) == 1 and not isinstance(args[0], (int, np.integer)):
-        a = args[0]
-        if hasattr(a, "tolist") and not isinstance(a, (list, tuple)):
-            a = a.tolist()
-        if isinstance(a, (int, np.integer)):
-            return (int(a),)
-        args = tuple(a)
     try:
-        return tuple(int(s) for s in args)
+        if len(args) == 1 and not isinstance(args[0], (int, np.integer)):
+            a = args[0]
+            if hasattr(a, "tolist") and not isinstance(a, (list, tuple)):
+                a = a.tolist()
+            if isinstance(a, (int, np.integer)):
+                return (int(a),)
+            args = tuple(a)
+        # operator.index, not int(): a float size (2.5) is an error, not silently truncated
+        return tuple(operator.index(s) for s in args)
     except (TypeError, ValueError):
         raise TypeError(f"{op}: expected a shape of ints, got {args!r}") from None
 

@@ -3,6 +3,7 @@ linspace, rand, randn, randint, randperm, normal, bernoulli, *_like, from_dlpack
 
 from __future__ import annotations
 
+import operator
 from typing import Any, Optional
 
 import numpy as np
@@ -101,6 +102,7 @@ def to_array(data: Any, dtype: Any = None, dev: Any = None, copy: bool = True) -
         dt = _dt.as_dtype(dtype)
         if arr.dtype != dt:
             arr = arr.astype(dt)
+    _check_kind(arr, "tensor")
     if dev is not None:
         arr = to_device_array(arr, dev)
     elif type(arr) is not _ndarray and isinstance(arr, np.generic):
@@ -133,6 +135,24 @@ def _finish(arr: Any, requires_grad: bool) -> Tensor:
 
 
 # ------------------------------------------------------------------------- creators
+def _steps(steps: Any, op: str) -> int:
+    steps = operator.index(steps)
+    if steps < 0:
+        raise RuntimeError(f"{op}: number of steps must be non-negative, got {steps}")
+    return steps
+
+
+def _check_kind(arr: Any, op: str) -> Any:
+    # strings, bytes, objects, records and datetimes are not numbers: every op on them fails later
+    # with an unrelated message (or computes nonsense), so refuse them at creation, as PyTorch does
+    if arr.dtype.kind not in "biufc":
+        raise TypeError(
+            f"{op}: cannot build a tensor of dtype {arr.dtype} (axonal tensors hold bool, "
+            "integer, floating-point or complex numbers)"
+        )
+    return arr
+
+
 def tensor(
     data: Any,
     dtype: Any = None,
@@ -155,7 +175,7 @@ def from_numpy(arr: np.ndarray) -> Tensor:
     """A tensor sharing memory with the NumPy array ``arr``."""
     if not isinstance(arr, np.ndarray):
         raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(arr).__name__}")
-    return _new(arr)
+    return _new(_check_kind(arr, "from_numpy"))
 
 
 def from_dlpack(obj: Any) -> Tensor:
@@ -219,9 +239,10 @@ def eye(
     requires_grad: bool = False,
 ) -> Tensor:
     dt = _dt.get_default_dtype() if dtype is None else _dt.as_dtype(dtype)
-    return _finish(
-        xp_for(device).eye(int(n), None if m is None else int(m), dtype=dt), requires_grad
-    )
+    n, m = operator.index(n), None if m is None else operator.index(m)
+    if n < 0 or (m is not None and m < 0):
+        raise RuntimeError(f"eye: n and m must be non-negative, got n={n}, m={m}")
+    return _finish(xp_for(device).eye(n, m, dtype=dt), requires_grad)
 
 
 def arange(
@@ -264,7 +285,8 @@ def linspace(
     requires_grad: bool = False,
 ) -> Tensor:
     dt = _dt.get_default_dtype() if dtype is None else _dt.as_dtype(dtype)
-    arr = np.linspace(float(start), float(end), int(steps), dtype=np.float64).astype(dt)
+    arr = np.linspace(float(start), float(end), _steps(steps, "linspace"), dtype=np.float64)
+    arr = arr.astype(dt)
     if device is not None:
         arr = to_device_array(arr, device)
     return _finish(arr, requires_grad)
@@ -280,7 +302,7 @@ def logspace(
     requires_grad: bool = False,
 ) -> Tensor:
     dt = _dt.get_default_dtype() if dtype is None else _dt.as_dtype(dtype)
-    arr = np.logspace(float(start), float(end), int(steps), base=base).astype(dt)
+    arr = np.logspace(float(start), float(end), _steps(steps, "logspace"), base=base).astype(dt)
     if device is not None:
         arr = to_device_array(arr, device)
     return _finish(arr, requires_grad)
@@ -376,7 +398,10 @@ def randperm(
     requires_grad: bool = False,
 ) -> Tensor:
     """A random permutation of ``0 .. n-1`` (int64)."""
-    arr = _random._np_gen(generator).permutation(int(n))
+    n = operator.index(n)
+    if n < 0:  # NumPy's permutation(-1) is an empty array
+        raise RuntimeError(f"randperm: n must be non-negative, got {n}")
+    arr = _random._np_gen(generator).permutation(n)
     arr = arr.astype(_dt.int64 if dtype is None else _dt.as_dtype(dtype), copy=False)
     if device is not None:
         arr = to_device_array(arr, device)
