@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import ops
 from ..ops.creation import empty, zeros
-from ..ops.recurrent import GRUCellPointwise, LSTMCellPointwise
+from ..ops.recurrent import GRUCellPointwise, LSTMCellPointwise, LSTMSequence, _cpu_kernel
 from ..tensor import Tensor
 from . import functional as F
 from . import init
@@ -193,6 +193,15 @@ class RNNBase(Module):
             for d in range(dirs):
                 idx = layer * dirs + d
                 w_ih, w_hh, b_ih, b_hh, w_hr = self._params(idx)
+                if lstm and w_hr is None and _cpu_kernel(layer_in._data, w_ih._data, h0._data):
+                    # the whole sequence in one op (NumPy arrays, C++ GEMM and cell kernels)
+                    xproj = F.linear(layer_in, w_ih, b_ih)
+                    xproj = xproj if b_hh is None else xproj + b_hh
+                    out, h, c = LSTMSequence.apply(xproj, h0[idx], c0[idx], w_hh, d == 1)
+                    outs.append(out)
+                    h_n.append(h)
+                    c_n.append(c)
+                    continue
                 xs = ops.unbind(F.linear(layer_in, w_ih, b_ih), 0)  # one GEMM for all steps
                 h, c = h0[idx], (c0[idx] if lstm else None)
                 seq: list = [None] * steps

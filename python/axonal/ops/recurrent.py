@@ -107,3 +107,47 @@ class GRUCellPointwise(Function):
         dgi = xp.concatenate((dr, dz, dn), axis=1)
         dgh = xp.concatenate((dr, dz, dn * r), axis=1)
         return dgi, dgh, dh * z
+
+
+class LSTMSequence(Function):
+    """One LSTM layer and direction over a whole sequence, on NumPy float32/float64 arrays:
+    (xproj (L, N, 4H) = x W_ih^T + b_ih + b_hh, h0 (N, H), c0 (N, H), w_hh (4H, H), reverse)
+    -> (out (L, N, H), h_n, c_n). Each step is one GEMM (into a copy of xproj[t]) and one cell
+    kernel call; the backward runs backpropagation through time step by step and forms the
+    gradient of w_hh as one GEMM over all steps, without a graph node per step."""
+
+    @staticmethod
+    def forward(ctx: Any, xproj: Any, h0: Any, c0: Any, w_hh: Any, reverse: bool) -> tuple:
+        L, N, G = xproj.shape
+        H = G // 4
+        dt = xproj.dtype
+        hs = np.empty((L + 1, N, H), dt)  # hidden states in processing order, hs[0] = h0
+        cs = np.empty((L + 1, N, H), dt)
+        acts = np.empty((L, N, G), dt)
+        hs[0], cs[0] = h0, c0
+        w = np.ascontiguousarray(w_hh)
+        for s in range(L):
+            t = L - 1 - s if reverse else s
+            gates = _cpu.gemm(hs[s], w, xproj[t].copy(), beta=1.0, trans_b=True)
+            h2, c2, act = _cpu.lstm_cell_forward(gates, cs[s])
+            hs[s + 1], cs[s + 1], acts[s] = h2, c2, act
+        out = hs[:0:-1] if reverse else hs[1:]
+        ctx.save_for_backward(hs, cs, acts, w)
+        ctx.reverse = reverse
+        return np.ascontiguousarray(out), hs[L].copy(), cs[L].copy()
+
+    @staticmethod
+    def backward(ctx: Any, dout: Any, dhn: Any, dcn: Any) -> tuple:
+        hs, cs, acts, w = ctx.saved_tensors
+        L, N, G = acts.shape
+        H = G // 4
+        dgs = np.empty_like(acts)  # gate gradients in processing order
+        dh, dc = np.ascontiguousarray(dhn), np.ascontiguousarray(dcn)
+        for s in range(L - 1, -1, -1):
+            t = L - 1 - s if ctx.reverse else s
+            dg, dc = _cpu.lstm_cell_backward(dh + dout[t], dc, acts[s], cs[s], cs[s + 1])
+            dgs[s] = dg
+            dh = _cpu.gemm(dg, w)
+        dw = _cpu.gemm(dgs.reshape(L * N, G), hs[:L].reshape(L * N, H), trans_a=True)
+        dxproj = dgs[::-1] if ctx.reverse else dgs
+        return np.ascontiguousarray(dxproj), dh, dc, dw, None
