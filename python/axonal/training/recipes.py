@@ -13,6 +13,7 @@ early stopping (best weights restored), then the test metrics.
     mlp-mnist           MNIST test set (10,000 images, IDX files in --data-dir) split 8,000 train /
                         2,000 test, 784-256-128-10, CrossEntropyLoss
     cnn-digits, cnn-mnist, resnet-mnist: convolutional networks, see ``recipes_cnn.py``
+    rnn-digits, rnn-mnist: a bidirectional LSTM reading images row by row, see ``recipes_rnn.py``
 """
 
 from __future__ import annotations
@@ -381,3 +382,7 @@ def run_repeats(
 from .recipes_cnn import CNN_RECIPES  # noqa: E402  (cnn-digits, cnn-mnist, resnet-mnist)
 
 RECIPES.update(CNN_RECIPES)
+
+from .recipes_rnn import RNN_RECIPES  # noqa: E402  (rnn-digits, rnn-mnist)
+
+RECIPES.update(RNN_RECIPES)
