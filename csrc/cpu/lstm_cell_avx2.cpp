@@ -2,8 +2,6 @@
 // Eight hidden units per vector; a row's last H % 8 units go through a zero-padded staging vector.
 #include <immintrin.h>
 
-#include <cstring>
-
 #include "cpu/lstm_cell.h"
 #include "cpu/vec_math_avx2.h"
 
@@ -11,24 +9,11 @@ namespace axonal {
 
 namespace {
 
-// n < 8 floats of p into a vector (the other lanes 0), and back.
-inline __m256 load_n(const float* p, int n) {
-  alignas(32) float b[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  std::memcpy(b, p, sizeof(float) * n);
-  return _mm256_load_ps(b);
-}
-
-inline void store_n(float* p, __m256 v, int n) {
-  alignas(32) float b[8];
-  _mm256_store_ps(b, v);
-  std::memcpy(p, b, sizeof(float) * n);
-}
-
 // Units [j, j + n) of one row (n == 8: whole vectors, else the padded tail).
 inline void forward_units(index_t H, const float* g, const float* c, float* a, float* c2, float* h2,
                           index_t j, int n) {
-  auto ld = [n](const float* p) { return n == 8 ? _mm256_loadu_ps(p) : load_n(p, n); };
-  auto st = [n](float* p, __m256 v) { n == 8 ? _mm256_storeu_ps(p, v) : store_n(p, v, n); };
+  auto ld = [n](const float* p) { return n == 8 ? _mm256_loadu_ps(p) : load_part(p, n, 0.0f); };
+  auto st = [n](float* p, __m256 v) { n == 8 ? _mm256_storeu_ps(p, v) : store_part(p, v, n); };
   const __m256 i = sigmoid_ps(ld(g + j)), f = sigmoid_ps(ld(g + H + j));
   const __m256 gg = tanh_ps(ld(g + 2 * H + j)), o = sigmoid_ps(ld(g + 3 * H + j));
   st(a + j, i);
@@ -43,8 +28,8 @@ inline void forward_units(index_t H, const float* g, const float* c, float* a, f
 inline void backward_units(index_t H, const float* dh, const float* dc, const float* a,
                            const float* c, const float* c2, float* d, float* dcp, index_t j,
                            int n) {
-  auto ld = [n](const float* p) { return n == 8 ? _mm256_loadu_ps(p) : load_n(p, n); };
-  auto st = [n](float* p, __m256 v) { n == 8 ? _mm256_storeu_ps(p, v) : store_n(p, v, n); };
+  auto ld = [n](const float* p) { return n == 8 ? _mm256_loadu_ps(p) : load_part(p, n, 0.0f); };
+  auto st = [n](float* p, __m256 v) { n == 8 ? _mm256_storeu_ps(p, v) : store_part(p, v, n); };
   const __m256 one = _mm256_set1_ps(1.0f);
   const __m256 i = ld(a + j), f = ld(a + H + j), g = ld(a + 2 * H + j), o = ld(a + 3 * H + j);
   const __m256 tc = tanh_ps(ld(c2 + j)), vdh = ld(dh + j);

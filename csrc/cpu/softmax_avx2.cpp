@@ -31,20 +31,6 @@ inline float hmax(__m256 v) {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
-// The first n < 8 floats of p in a vector, the other lanes `fill` (nothing past p + n is read).
-inline __m256 load_part(const float* p, int n, float fill) {
-  alignas(32) float buf[8];
-  for (int i = 0; i < 8; ++i) buf[i] = fill;
-  std::memcpy(buf, p, sizeof(float) * n);
-  return _mm256_load_ps(buf);
-}
-
-inline void store_part(float* p, __m256 v, int n) {
-  alignas(32) float buf[8];
-  _mm256_store_ps(buf, v);
-  std::memcpy(p, buf, sizeof(float) * n);
-}
-
 // ------------------------------------------------------------------ rows (inner == 1)
 template <bool LOG>
 void forward_rows(index_t r0, index_t r1, index_t D, const float* x, float* y) {

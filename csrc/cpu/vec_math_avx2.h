@@ -1,11 +1,13 @@
-// vec_math_avx2.h: float32 exp, log, sigmoid and tanh on 8-lane AVX2 vectors, for the kernels
-// compiled with -mavx2 -mfma (softmax, LSTM cell). Internal linkage: nothing built for AVX2
-// reaches the portable code through the linker.
+// vec_math_avx2.h: float32 exp, log, sigmoid and tanh on 8-lane AVX2 vectors, and loads / stores
+// of partial vectors, for the kernels compiled with -mavx2 -mfma (softmax, LSTM cell). Internal
+// linkage: nothing built for AVX2 reaches the portable code through the linker.
 //   exp: x = n ln2 + r with |r| <= ln2 / 2 (ln2 split in a short high part and a correction so
 //        that n ln2 is exact), e^r by its degree-7 Taylor polynomial (truncation error below 6e-9
 //        relative, under the float rounding), 2^n put into the exponent bits.
 #pragma once
 #include <immintrin.h>
+
+#include <cstring>
 
 namespace {
 
@@ -82,6 +84,20 @@ inline __m256 tanh_ps(__m256 x) {
   const __m256 r = _mm256_or_ps(_mm256_and_ps(sign, x), big);
   const __m256 use_small = _mm256_cmp_ps(ax, _mm256_set1_ps(0.25f), _CMP_LT_OQ);
   return _mm256_blendv_ps(r, small, use_small);
+}
+
+// The first n < 8 floats of p in a vector, the other lanes `fill` (nothing past p + n is read).
+inline __m256 load_part(const float* p, int n, float fill) {
+  alignas(32) float buf[8];
+  for (int i = 0; i < 8; ++i) buf[i] = fill;
+  std::memcpy(buf, p, sizeof(float) * n);
+  return _mm256_load_ps(buf);
+}
+
+inline void store_part(float* p, __m256 v, int n) {
+  alignas(32) float buf[8];
+  _mm256_store_ps(buf, v);
+  std::memcpy(p, buf, sizeof(float) * n);
 }
 
 }  // namespace
