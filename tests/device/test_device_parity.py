@@ -206,6 +206,12 @@ def _layers():
         ("lstm", lambda: _SeqOut(nn.LSTM(4, 5, num_layers=2, bidirectional=True)), (3, 2, 4)),
         ("gru", lambda: _SeqOut(nn.GRU(4, 5, batch_first=True)), (2, 3, 4)),
         ("rnn", lambda: _SeqOut(nn.RNN(4, 5, nonlinearity="relu")), (3, 2, 4)),
+        ("attention", lambda: _SelfAttention(nn.MultiheadAttention(8, 2)), (3, 2, 8)),
+        (
+            "encoder",
+            lambda: nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True),
+            (2, 3, 8),
+        ),
         ("flatten", lambda: nn.Sequential(nn.Flatten(), nn.Linear(12, 2)), (2, 3, 2, 2)),
     ]
 
@@ -219,6 +225,19 @@ class _SeqOut(nn.Module):
 
     def forward(self, x):
         return self.rnn(x)[0]
+
+
+class _SelfAttention(nn.Module):
+    """Self-attention with a causal and a padding mask (the masks are built on the device)."""
+
+    def __init__(self, mha):
+        super().__init__()
+        self.mha = mha
+
+    def forward(self, x):
+        pad = np.zeros((x.shape[1], x.shape[0]), bool)
+        pad[0, -1] = True
+        return self.mha(x, x, x, key_padding_mask=pad, is_causal=True)[0]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

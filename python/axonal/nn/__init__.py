@@ -77,9 +77,12 @@ __all__ = [
 ]
 
 # convolutional networks: convolution, pooling, normalisation layers
+# attention and the transformer encoder
+from .attention import MultiheadAttention  # noqa: E402
 from .conv import Conv1d, Conv2d, Dropout2d  # noqa: E402
 from .normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm  # noqa: E402
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d  # noqa: E402
+from .transformer import TransformerEncoder, TransformerEncoderLayer  # noqa: E402
 
 __all__ += [
     "AdaptiveAvgPool2d",
@@ -93,3 +96,4 @@ __all__ += [
     "LayerNorm",
     "MaxPool2d",
 ]
+__all__ += ["MultiheadAttention", "TransformerEncoder", "TransformerEncoderLayer"]

@@ -804,7 +804,8 @@ def binary_cross_entropy_with_logits(
 
 
 # convolution, pooling, normalisation, channel dropout (fused Functions in functional_conv.py)
+from .attention import scaled_dot_product_attention  # noqa: E402
 from .functional_conv import *  # noqa: E402, F403
 from .functional_conv import __all__ as _conv_all  # noqa: E402
 
-__all__ += _conv_all
+__all__ += _conv_all + ["scaled_dot_product_attention"]
