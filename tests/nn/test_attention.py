@@ -1,7 +1,7 @@
-"""Attention and the transformer encoder: scaled_dot_product_attention, MultiheadAttention,
+"""Attention and transformers: scaled_dot_product_attention, MultiheadAttention,
 TransformerEncoderLayer / TransformerEncoder against PyTorch (outputs, attention weights and
 every gradient, over masks, batch_first, unbatched inputs, kdim / vdim, pre- and post-norm),
-float64 gradchecks, dropout behaviour and bad arguments."""
+float64 gradchecks, dropout behaviour and bad arguments; the encoder-decoder Transformer."""
 
 from __future__ import annotations
 
@@ -217,3 +217,56 @@ def test_encoder_dropout_and_copies():
     assert not np.allclose(a, enc(x).numpy())
     with pytest.raises(ValueError, match="activation must be 'relu', 'gelu' or a callable"):
         nn.TransformerEncoderLayer(8, 2, activation="tanh")
+
+
+@pytest.mark.filterwarnings("ignore:enable_nested_tensor is True")  # torch's own fast-path note
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_encoder_decoder_transformer_torch_parity(norm_first):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(6)
+    kw = dict(
+        d_model=8,
+        nhead=2,
+        num_encoder_layers=2,
+        num_decoder_layers=2,
+        dim_feedforward=16,
+        dropout=0.0,
+        norm_first=norm_first,
+    )
+    pt = torch.nn.Transformer(**kw).double()
+    ax = nn.Transformer(dtype=np.float64, **kw)
+    load_from_torch(ax, pt)
+    src, tgt = rng.standard_normal((5, 3, 8)), rng.standard_normal((4, 3, 8))
+    causal = nn.Transformer.generate_square_subsequent_mask(4, dtype=np.float64)
+    assert np.array_equal(
+        causal.numpy(), torch.nn.Transformer.generate_square_subsequent_mask(4).double().numpy()
+    )
+    mkpm = np.zeros((3, 5), bool)
+    mkpm[0, 4] = True
+    sa, ta = t(src, True), t(tgt, True)
+    st, tt = torch.tensor(src, requires_grad=True), torch.tensor(tgt, requires_grad=True)
+    ya = ax(sa, ta, tgt_mask=causal, memory_key_padding_mask=mkpm)
+    yt = pt(
+        st, tt, tgt_mask=torch.tensor(causal.numpy()), memory_key_padding_mask=torch.tensor(mkpm)
+    )
+    np.testing.assert_allclose(ya.numpy(), yt.detach().numpy(), **TOL64)
+    g = rng.standard_normal(tuple(ya.shape))
+    (ya * t(g)).sum().backward()
+    (yt * torch.tensor(g)).sum().backward()
+    np.testing.assert_allclose(sa.grad.numpy(), st.grad.numpy(), **TOL64)
+    np.testing.assert_allclose(ta.grad.numpy(), tt.grad.numpy(), **TOL64)
+    for (name, p), q in zip(ax.named_parameters(), pt.parameters()):
+        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), err_msg=name, **TOL64)
+
+
+def test_transformer_init_and_errors():
+    axonal.manual_seed(0)
+    m = nn.Transformer(
+        d_model=8, nhead=2, num_encoder_layers=1, num_decoder_layers=1, dim_feedforward=12
+    )
+    w = m.decoder.layers[0].linear1.weight.numpy()  # (12, 8): xavier-uniform bound sqrt(6 / 20)
+    assert np.abs(w).max() <= np.sqrt(6 / 20) and np.abs(w).max() > 0.8 * np.sqrt(6 / 20)
+    with pytest.raises(ValueError, match="different batch sizes"):
+        m(axonal.zeros(5, 3, 8), axonal.zeros(4, 2, 8))
+    with pytest.raises(ValueError, match="must equal d_model = 8"):
+        m(axonal.zeros(5, 3, 8), axonal.zeros(4, 3, 6))

@@ -82,7 +82,13 @@ from .attention import MultiheadAttention  # noqa: E402
 from .conv import Conv1d, Conv2d, Dropout2d  # noqa: E402
 from .normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm  # noqa: E402
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d  # noqa: E402
-from .transformer import TransformerEncoder, TransformerEncoderLayer  # noqa: E402
+from .transformer import (  # noqa: E402
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
 
 __all__ += [
     "AdaptiveAvgPool2d",
@@ -96,4 +102,11 @@ __all__ += [
     "LayerNorm",
     "MaxPool2d",
 ]
-__all__ += ["MultiheadAttention", "TransformerEncoder", "TransformerEncoderLayer"]
+__all__ += [
+    "MultiheadAttention",
+    "Transformer",
+    "TransformerDecoder",
+    "TransformerDecoderLayer",
+    "TransformerEncoder",
+    "TransformerEncoderLayer",
+]
