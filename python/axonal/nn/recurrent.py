@@ -18,7 +18,13 @@ import numpy as np
 
 from .. import ops
 from ..ops.creation import empty, zeros
-from ..ops.recurrent import GRUCellPointwise, LSTMCellPointwise, LSTMSequence, _cpu_kernel
+from ..ops.recurrent import (
+    GRUCellPointwise,
+    GRUSequence,
+    LSTMCellPointwise,
+    LSTMSequence,
+    _cpu_kernel,
+)
 from ..tensor import Tensor
 from . import functional as F
 from . import init
@@ -201,6 +207,12 @@ class RNNBase(Module):
                     outs.append(out)
                     h_n.append(h)
                     c_n.append(c)
+                    continue
+                if self.mode == "GRU" and _cpu_kernel(layer_in._data, w_ih._data, h0._data):
+                    xproj = F.linear(layer_in, w_ih, b_ih)
+                    out, h = GRUSequence.apply(xproj, h0[idx], w_hh, b_hh, d == 1)
+                    outs.append(out)
+                    h_n.append(h)
                     continue
                 xs = ops.unbind(F.linear(layer_in, w_ih, b_ih), 0)  # one GEMM for all steps
                 h, c = h0[idx], (c0[idx] if lstm else None)

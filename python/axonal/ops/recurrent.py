@@ -151,3 +151,62 @@ class LSTMSequence(Function):
         dw = _cpu.gemm(dgs.reshape(L * N, G), hs[:L].reshape(L * N, H), trans_a=True)
         dxproj = dgs[::-1] if ctx.reverse else dgs
         return np.ascontiguousarray(dxproj), dh, dc, dw, None
+
+
+class GRUSequence(Function):
+    """One GRU layer and direction over a whole sequence, on NumPy float32/float64 arrays:
+    (xproj (L, N, 3H) = x W_ih^T + b_ih, h0 (N, H), w_hh (3H, H), b_hh (3H,) or None, reverse)
+    -> (out (L, N, H), h_n). Per step one GEMM (h W_hh^T + b_hh) and the gate arithmetic in
+    NumPy; backpropagation through time inside the op, w_hh's gradient as one GEMM."""
+
+    @staticmethod
+    def forward(ctx: Any, xproj: Any, h0: Any, w_hh: Any, b_hh: Any, reverse: bool) -> tuple:
+        L, N, G = xproj.shape
+        H = G // 3
+        dt = xproj.dtype
+        hs = np.empty((L + 1, N, H), dt)  # processing order, hs[0] = h0
+        rz = np.empty((L, N, 2 * H), dt)  # r and z
+        ns = np.empty((L, N, H), dt)
+        ghn = np.empty((L, N, H), dt)  # h W_hn^T + b_hn
+        hs[0] = h0
+        w = np.ascontiguousarray(w_hh)
+        bias = None if b_hh is None else np.broadcast_to(b_hh, (N, G))
+        for s in range(L):
+            t = L - 1 - s if reverse else s
+            if bias is None:
+                gh = _cpu.gemm(hs[s], w, trans_b=True)
+            else:
+                gh = _cpu.gemm(hs[s], w, bias.copy(), beta=1.0, trans_b=True)
+            gi = xproj[t]
+            rz[s] = _sigmoid(gi[:, : 2 * H] + gh[:, : 2 * H])
+            r, z = rz[s, :, :H], rz[s, :, H:]
+            ghn[s] = gh[:, 2 * H :]
+            ns[s] = np.tanh(gi[:, 2 * H :] + r * ghn[s])
+            hs[s + 1] = (1.0 - z) * ns[s] + z * hs[s]
+        out = hs[:0:-1] if reverse else hs[1:]
+        ctx.save_for_backward(hs, rz, ns, ghn, w)
+        ctx.reverse, ctx.has_bias = reverse, b_hh is not None
+        return np.ascontiguousarray(out), hs[L].copy()
+
+    @staticmethod
+    def backward(ctx: Any, dout: Any, dhn: Any) -> tuple:
+        hs, rz, ns, ghn, w = ctx.saved_tensors
+        L, N, H = ns.shape
+        dgi = np.empty((L, N, 3 * H), ns.dtype)  # processing order
+        dgh = np.empty((L, N, 3 * H), ns.dtype)
+        dh = np.ascontiguousarray(dhn)
+        for s in range(L - 1, -1, -1):
+            t = L - 1 - s if ctx.reverse else s
+            g = dh + dout[t]
+            r, z, n = rz[s, :, :H], rz[s, :, H:], ns[s]
+            dn = g * (1.0 - z) * (1.0 - n * n)
+            dr = dn * ghn[s] * r * (1.0 - r)
+            dz = g * (hs[s] - n) * z * (1.0 - z)
+            dgi[s, :, :H], dgi[s, :, H : 2 * H], dgi[s, :, 2 * H :] = dr, dz, dn
+            dgh[s, :, :H], dgh[s, :, H : 2 * H], dgh[s, :, 2 * H :] = dr, dz, dn * r
+            dh = g * z + _cpu.gemm(dgh[s], w)
+        flat = dgh.reshape(L * N, 3 * H)
+        dw = _cpu.gemm(flat, hs[:L].reshape(L * N, H), trans_a=True)
+        db = flat.sum(axis=0) if ctx.has_bias else None
+        dxproj = dgi[::-1] if ctx.reverse else dgi
+        return np.ascontiguousarray(dxproj), dh, dw, db, None
