@@ -1,8 +1,8 @@
 // simd_vec.h: the vector types the SIMD kernels are written over (GEMM micro-kernels, conv2d
 // kernels): Vec256<T> (AVX2/FMA) and Vec512<T> (AVX-512F) for float and double, each with
 // V, W (lanes), zero, load, bcast, set1, fma, mul, add, store and the extras the conv kernels use
-// (masked loads, horizontal sums, transposes, transposed tile stores). Each part exists only
-// where the including source is compiled for it (-mavx2 -mfma / -mavx512f), and everything has
+// (masked loads and stores, horizontal sums, transposes, transposed tile stores). Each part exists
+// only where the including source is compiled for it (-mavx2 -mfma / -mavx512f), and everything has
 // internal linkage: code built for one instruction set never reaches another through the linker.
 #pragma once
 #include <immintrin.h>
@@ -37,6 +37,11 @@ struct Vec256<float> {
     const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(n), idx);
     return _mm256_maskload_ps(p, m);
+  }
+  // lanes [0, n) of v to p (nothing at p + n or past it is written)
+  static void store_n(float* p, V v, int n) {
+    const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    _mm256_maskstore_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32(n), idx), v);
   }
   static float hsum(V v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -102,6 +107,10 @@ struct Vec256<double> {
     const __m256i m = _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), idx);
     return _mm256_maskload_pd(p, m);
   }
+  static void store_n(double* p, V v, int n) {
+    const __m256i idx = _mm256_setr_epi64x(0, 1, 2, 3);
+    _mm256_maskstore_pd(p, _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), idx), v);
+  }
   static double hsum(V v) {
     __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
     s = _mm_add_sd(s, _mm_unpackhi_pd(s, s));
@@ -155,6 +164,14 @@ struct Vec512<float> {
   static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
   static V add(V a, V b) { return _mm512_add_ps(a, b); }
   static void store(float* p, V v) { _mm512_storeu_ps(p, v); }
+  // lanes [0, n) only (the rest of the load 0; nothing outside them read or written)
+  static V load_n(const float* p, int n) {
+    return _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << n) - 1u), p);
+  }
+  static void store_n(float* p, V v, int n) {
+    _mm512_mask_storeu_ps(p, static_cast<__mmask16>((1u << n) - 1u), v);
+  }
+  static float hsum(V v) { return _mm512_reduce_add_ps(v); }
   // acc[2 i + v] = channels [v W, v W + W) of position i < mr; y[k * ldy + i] = acc(i, k) +
   // bias[k] for k < nk (bias may be null). Columns go out as masked gathers from a staging tile.
   static void store_cols(const V* acc, int mr, const float* bias, int nk, float* y, index_t ldy) {
@@ -192,6 +209,13 @@ struct Vec512<double> {
   static V fma(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
   static V add(V a, V b) { return _mm512_add_pd(a, b); }
   static void store(double* p, V v) { _mm512_storeu_pd(p, v); }
+  static V load_n(const double* p, int n) {
+    return _mm512_maskz_loadu_pd(static_cast<__mmask8>((1u << n) - 1u), p);
+  }
+  static void store_n(double* p, V v, int n) {
+    _mm512_mask_storeu_pd(p, static_cast<__mmask8>((1u << n) - 1u), v);
+  }
+  static double hsum(V v) { return _mm512_reduce_add_pd(v); }
   static void store_cols(const V* acc, int mr, const double* bias, int nk, double* y, index_t ldy) {
     alignas(64) double tmp[16 * 2 * W];
     V bv[2] = {zero(), zero()};
