@@ -592,15 +592,24 @@ struct DwKernels {
                           index_t, T*);
   void (*copy_rows)(const T*, index_t, index_t, index_t, index_t, index_t, index_t, index_t, T*);
   void (*interleave2)(const T*, const T*, index_t, T*);
+  void (*forward_grid)(index_t, index_t, const T*, const index_t*, const T*, index_t, index_t,
+                       index_t, T, T*, index_t);
 };
+
+// The row-shared forward kernel applies: a kernel of at most 5 rows read with vertical stride
+// 1 and dilation 1.
+inline bool dw_grid(index_t R, index_t S, index_t sh, index_t dh) {
+  return sh == 1 && dh == 1 && R <= 5 && R * S <= 64;
+}
 
 template <typename T>
 DwKernels<T> dw_kernels() {
   if (simd_path() == SimdPath::avx512)
     return {conv_dw_forward_avx512<T>, conv_dw_backward_weight_avx512<T>,
-            conv_dw_copy_rows_avx512<T>, conv_dw_interleave2_avx512<T>};
+            conv_dw_copy_rows_avx512<T>, conv_dw_interleave2_avx512<T>,
+            conv_dw_forward_grid_avx512<T>};
   return {conv_dw_forward_avx2<T>, conv_dw_backward_weight_avx2<T>, conv_dw_copy_rows_avx2<T>,
-          conv_dw_interleave2_avx2<T>};
+          conv_dw_interleave2_avx2<T>, conv_dw_forward_grid_avx2<T>};
 }
 
 // Tap offsets of forward and backward-weight: kernel element (r, s) reads padded row r dil_h of
@@ -623,6 +632,8 @@ void dw_forward(const Conv2dParams& p, const Plan& pl, const T* x, const T* w, c
   const index_t G = p.groups, Kg = p.K / G, HW = p.H * p.W, PQ = p.P * p.Q, RS = p.R * p.S;
   const index_t eh = p.dil_h * (p.R - 1) + 1, step = p.stride_h * d.rowlen;
   const std::vector<index_t> off = dw_offsets(p, d);
+  const bool grid = dw_grid(p.R, p.S, p.stride_h, p.dil_h);
+  const index_t* co = off.data();  // row 0 of the taps: the column offsets
   Buffer<T> ws(pl.workspace);
   const index_t items = p.N * G * d.nchunks;
   run_parallel(pl.threads, [&](int tid, int nth) {
@@ -636,8 +647,13 @@ void dw_forward(const Conv2dParams& p, const Plan& pl, const T* x, const T* w, c
                      (p1 - p0 - 1) * p.stride_h + eh, p.pad_w, p.stride_w, d.wd, xb);
       for (index_t kk = 0; kk < Kg; ++kk) {
         const index_t k = g * Kg + kk;
-        kern.forward(RS, w + k * RS, off.data(), xb, step, p1 - p0, p.Q, b ? b[k] : T(0),
-                     y + (n * p.K + k) * PQ + p0 * p.Q, p.Q);
+        T* yk = y + (n * p.K + k) * PQ + p0 * p.Q;
+        if (grid)
+          kern.forward_grid(p.R, p.S, w + k * RS, co, xb, d.rowlen, p1 - p0, p.Q, b ? b[k] : T(0),
+                            yk, p.Q);
+        else
+          kern.forward(RS, w + k * RS, off.data(), xb, step, p1 - p0, p.Q, b ? b[k] : T(0), yk,
+                       p.Q);
       }
     }
   });
@@ -656,6 +672,11 @@ void dw_backward_input(const Conv2dParams& p, const Plan& pl, const T* dy, const
   const index_t G = p.groups, Kg = p.K / G, HW = p.H * p.W, PQ = p.P * p.Q, RS = p.R * p.S;
   const index_t sh = p.stride_h, sw = p.stride_w, W = p.W, u0 = d.u0;
   const index_t kplane = d.hc * d.rowlen;  // one dy plane in the block
+  // stride 1, one output per group: the row-shared kernel with the flipped kernel, whose row r'
+  // reads dy block row r' and column s' the dy columns shifted by co[s']
+  const bool grid = sh == 1 && sw == 1 && Kg == 1 && dw_grid(p.R, p.S, 1, p.dil_h);
+  std::vector<index_t> co(static_cast<std::size_t>(p.S));
+  for (index_t s = 0; s < p.S; ++s) co[s] = d.cl + p.pad_w - (p.S - 1 - s) * p.dil_w;
   Buffer<T> ws(pl.workspace);
   const index_t items = p.N * G * d.nchunks;
   run_parallel(pl.threads, [&](int tid, int nth) {
@@ -665,6 +686,7 @@ void dw_backward_input(const Conv2dParams& p, const Plan& pl, const T* dy, const
     std::vector<index_t> off(static_cast<std::size_t>(Kg * RS));
     index_t lo, hi;
     chunk(items, tid, nth, lo, hi);
+    index_t wk = -1;  // the group whose flipped kernel is in wt (grid)
     for (index_t it = lo; it < hi; ++it) {
       const index_t ch = it % d.nchunks, plane = it / d.nchunks, n = plane / G, g = plane % G;
       const index_t h0 = ch * d.rows, h1 = std::min(p.H, h0 + d.rows);
@@ -674,6 +696,14 @@ void dw_backward_input(const Conv2dParams& p, const Plan& pl, const T* dy, const
       for (index_t kk = 0; kk < Kg; ++kk)
         kern.copy_rows(dy + (n * p.K + g * Kg + kk) * PQ, p.P, p.Q, pa, pb - pa + 1, d.cl, 1, d.wd,
                        db + kk * kplane);
+      if (grid) {  // pa = h0 + pad_h - (R - 1): block row r' holds dy row h0 + pad_h - (R - 1 - r')
+        if (wk != g)
+          for (index_t i = 0; i < RS; ++i) wt[i] = w[g * RS + RS - 1 - i];
+        wk = g;
+        kern.forward_grid(p.R, p.S, wt.data(), co.data(), db, d.rowlen, h1 - h0, W, T(0),
+                          dx + plane * HW + h0 * W, W);
+        continue;
+      }
       for (index_t e = 0; e < sh && h0 + e < h1; ++e) {
         const index_t nrows = (h1 - h0 - e + sh - 1) / sh;
         for (index_t f = 0; f < sw && f < W; ++f) {

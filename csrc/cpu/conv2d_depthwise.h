@@ -18,6 +18,15 @@ template <typename T>
 void conv_dw_forward_avx512(index_t ntaps, const T* wt, const index_t* off, const T* src,
                             index_t step, index_t rows, index_t Q, T bias, T* y, index_t ldy);
 
+// The same for a dense R x S kernel read with vertical stride 1 and dilation 1 (R <= 5,
+// R S <= 64): y[m ldy + q] = bias + sum_{r, s} w[r S + s] src[(m + r) ld + co[s] + q].
+template <typename T>
+void conv_dw_forward_grid_avx2(index_t R, index_t S, const T* w, const index_t* co, const T* src,
+                               index_t ld, index_t rows, index_t Q, T bias, T* y, index_t ldy);
+template <typename T>
+void conv_dw_forward_grid_avx512(index_t R, index_t S, const T* w, const index_t* co, const T* src,
+                                 index_t ld, index_t rows, index_t Q, T bias, T* y, index_t ldy);
+
 // acc[t] += sum_{m < rows, q < Q} dy[m lddy + q] src[m step + off[t] + q]      t < ntaps
 // (reads nothing past column Q of either operand)
 template <typename T>

@@ -21,6 +21,12 @@ void conv_dw_backward_weight_avx512(index_t ntaps, const index_t* off, const T* 
 }
 
 template <typename T>
+void conv_dw_forward_grid_avx512(index_t R, index_t S, const T* w, const index_t* co, const T* src,
+                                 index_t ld, index_t rows, index_t Q, T bias, T* y, index_t ldy) {
+  conv_dw::forward_grid<Vec512, T>(R, S, w, co, src, ld, rows, Q, bias, y, ldy);
+}
+
+template <typename T>
 void conv_dw_copy_rows_avx512(const T* src, index_t hin, index_t win, index_t ih0, index_t nrows,
                               index_t pad, index_t sw, index_t wd, T* dst) {
   conv_dw::copy_rows<Vec512, T>(src, hin, win, ih0, nrows, pad, sw, wd, dst);
@@ -38,6 +44,9 @@ void conv_dw_interleave2_avx512(const T* even, const T* odd, index_t n, T* dst) 
                                                   index_t, index_t, const T*, index_t, T*);        \
   template void conv_dw_copy_rows_avx512<T>(const T*, index_t, index_t, index_t, index_t, index_t, \
                                             index_t, index_t, T*);                                 \
+  template void conv_dw_forward_grid_avx512<T>(index_t, index_t, const T*, const index_t*,         \
+                                               const T*, index_t, index_t, index_t, T, T*,         \
+                                               index_t);                                           \
   template void conv_dw_interleave2_avx512<T>(const T*, const T*, index_t, T*);
 AXONAL_INSTANTIATE_DW(float)
 AXONAL_INSTANTIATE_DW(double)

@@ -303,6 +303,114 @@ void forward(index_t ntaps, const T* wt, const index_t* off, const T* src, index
     fwd_blocks<Vec, T, 2>(ntaps, wt, off, src, step, rows, Q, bias, y, ldy);
 }
 
+// ------------------------------------------------------------------ forward, row-shared form
+// The same sum for a kernel of R rows and KS columns with vertical stride 1 and dilation 1:
+// tap (r, s) reads src + (m + r) ld + co[s] for output row m. Input row i of a tile of MR output
+// rows feeds rows m = i - r, so it is loaded once for the R of them: per kernel column s, R
+// weights in registers, (MR + R - 1) NV loads for MR R NV FMAs (against MR R NV + R of the tap
+// form). w: (R, KS) row-major.
+template <template <typename> class Vec, typename T, int R, int MR, int NV>
+inline void grid_tile(index_t KS, const T* __restrict w, const index_t* __restrict co, const T* src,
+                      index_t ld, const index_t* col, T bias, T* y, index_t ldy, int nstore) {
+  using S = Vec<T>;
+  using V = typename S::V;
+  V acc[MR][NV];
+  for (int m = 0; m < MR; ++m)
+    for (int v = 0; v < NV; ++v) acc[m][v] = S::set1(bias);
+  for (index_t s = 0; s < KS; ++s) {
+    V wr[R];
+    for (int r = 0; r < R; ++r) wr[r] = S::bcast(w + r * KS + s);
+    const T* base = src + co[s];
+#pragma GCC unroll 16
+    for (int i = 0; i < MR + R - 1; ++i) {
+      V x[NV];
+      for (int v = 0; v < NV; ++v) x[v] = S::load(base + i * ld + col[v]);
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) {
+        const int m = i - r;
+        if (m >= 0 && m < MR)
+          for (int v = 0; v < NV; ++v) acc[m][v] = S::fma(wr[r], x[v], acc[m][v]);
+      }
+    }
+  }
+  for (int m = 0; m < MR; ++m)
+    for (int v = 0; v < NV; ++v) {
+      if (nstore < S::W)
+        S::store_n(y + m * ldy + col[v], acc[m][v], nstore);
+      else
+        S::store(y + m * ldy + col[v], acc[m][v]);
+    }
+}
+
+// Rows [0, rows - rows % MR) in tiles of MR rows; the columns as in fwd_rows (full vectors, the
+// last one ending at Q, or one masked vector when Q < W). Returns the rows done.
+template <template <typename> class Vec, typename T, int R, int MR, int NV>
+index_t grid_rows(index_t KS, const T* w, const index_t* co, const T* src, index_t ld, index_t rows,
+                  index_t Q, T bias, T* y, index_t ldy) {
+  constexpr int W = Vec<T>::W;
+  const index_t done = rows - rows % MR;
+  for (index_t m = 0; m < done; m += MR) {
+    const T* s = src + m * ld;
+    T* yb = y + m * ldy;
+    if (Q < W) {
+      const index_t col[1] = {0};
+      grid_tile<Vec, T, R, MR, 1>(KS, w, co, s, ld, col, bias, yb, ldy, static_cast<int>(Q));
+      continue;
+    }
+    const index_t nv = (Q + W - 1) / W;
+    index_t j = 0;
+    for (; j + NV <= nv; j += NV) {
+      index_t col[NV];
+      for (int v = 0; v < NV; ++v) col[v] = std::min<index_t>((j + v) * W, Q - W);
+      grid_tile<Vec, T, R, MR, NV>(KS, w, co, s, ld, col, bias, yb, ldy, W);
+    }
+    for (; j < nv; ++j) {
+      const index_t col[1] = {std::min<index_t>(j * W, Q - W)};
+      grid_tile<Vec, T, R, MR, 1>(KS, w, co, s, ld, col, bias, yb, ldy, W);
+    }
+  }
+  return done;
+}
+
+constexpr int kMaxGridTaps = 64;
+
+// y[m ldy + q] = bias + sum_{r < R, s < KS} w[r KS + s] src[(m + r) ld + co[s] + q]; R in 1..5
+// (else, and for the rows left over by the tiles, the tap form). Tiles: ymm / zmm registers for
+// MR NV accumulators, R weights and NV inputs (16 on AVX2).
+template <template <typename> class Vec, typename T>
+void forward_grid(index_t R, index_t KS, const T* w, const index_t* co, const T* src, index_t ld,
+                  index_t rows, index_t Q, T bias, T* y, index_t ldy) {
+  constexpr int W = Vec<T>::W;
+  const bool one = Q <= W;
+  index_t done = 0;
+  switch (R) {
+    case 2:
+      done = one ? grid_rows<Vec, T, 2, 8, 1>(KS, w, co, src, ld, rows, Q, bias, y, ldy)
+                 : grid_rows<Vec, T, 2, 5, 2>(KS, w, co, src, ld, rows, Q, bias, y, ldy);
+      break;
+    case 3:
+      done = one ? grid_rows<Vec, T, 3, 8, 1>(KS, w, co, src, ld, rows, Q, bias, y, ldy)
+                 : grid_rows<Vec, T, 3, 5, 2>(KS, w, co, src, ld, rows, Q, bias, y, ldy);
+      break;
+    case 4:
+      done = one ? grid_rows<Vec, T, 4, 8, 1>(KS, w, co, src, ld, rows, Q, bias, y, ldy)
+                 : grid_rows<Vec, T, 4, 4, 2>(KS, w, co, src, ld, rows, Q, bias, y, ldy);
+      break;
+    case 5:
+      done = one ? grid_rows<Vec, T, 5, 8, 1>(KS, w, co, src, ld, rows, Q, bias, y, ldy)
+                 : grid_rows<Vec, T, 5, 4, 2>(KS, w, co, src, ld, rows, Q, bias, y, ldy);
+      break;
+    default:
+      break;
+  }
+  if (done == rows) return;
+  // the rows left over: the tap form (R KS <= kMaxGridTaps: the caller's condition)
+  index_t off[kMaxGridTaps];
+  for (index_t r = 0; r < R; ++r)
+    for (index_t s = 0; s < KS; ++s) off[r * KS + s] = r * ld + co[s];
+  forward<Vec, T>(R * KS, w, off, src + done * ld, ld, rows - done, Q, bias, y + done * ldy, ldy);
+}
+
 // ------------------------------------------------------------------ backward weight
 // NT taps at once: acc[t] += sum over rows m < rows and columns q < Q of
 // dy[m lddy + q] * src[m step + off[t] + q]. The last vector of a row is a masked load of both
