@@ -258,8 +258,7 @@ bool plan_implicit(const Conv2dParams& p, ConvPass pass, std::size_t elem, Plan&
 void plan_direct_simd(const Conv2dParams& p, ConvPass pass, std::size_t elem, Plan& pl) {
   Direct d;
   d.simd = true;
-  // over-read slack: one vector of the path's kernels
-  const index_t vw = static_cast<index_t>((simd_path() == SimdPath::avx512 ? 64 : 32) / elem);
+  const index_t vw = static_cast<index_t>(32 / elem);  // over-read slack: one vector
   const index_t eh = p.dil_h * (p.R - 1) + 1, sh = p.stride_h, sw = p.stride_w;
   const index_t budget = static_cast<index_t>(col_tile_bytes() / 4 / elem);
   const index_t planes = p.N * p.groups, Kg = p.K / p.groups;
@@ -594,22 +593,23 @@ struct DwKernels {
   void (*interleave2)(const T*, const T*, index_t, T*);
   void (*forward_grid)(index_t, index_t, const T*, const index_t*, const T*, index_t, index_t,
                        index_t, T, T*, index_t);
+  void (*backward_weight_grid)(index_t, index_t, const index_t*, const T*, index_t, index_t,
+                               index_t, const T*, index_t, T*);
 };
 
 // The row-shared forward kernel applies: a kernel of at most 5 rows read with vertical stride
 // 1 and dilation 1.
 inline bool dw_grid(index_t R, index_t S, index_t sh, index_t dh) {
-  return sh == 1 && dh == 1 && R <= 5 && R * S <= 64;
+  (void)S;
+  return sh == 1 && dh == 1 && R <= 5;
 }
 
+// The AVX2 kernels on both SIMD paths (conv2d_depthwise_kernels.h says why).
 template <typename T>
 DwKernels<T> dw_kernels() {
-  if (simd_path() == SimdPath::avx512)
-    return {conv_dw_forward_avx512<T>, conv_dw_backward_weight_avx512<T>,
-            conv_dw_copy_rows_avx512<T>, conv_dw_interleave2_avx512<T>,
-            conv_dw_forward_grid_avx512<T>};
-  return {conv_dw_forward_avx2<T>, conv_dw_backward_weight_avx2<T>, conv_dw_copy_rows_avx2<T>,
-          conv_dw_interleave2_avx2<T>, conv_dw_forward_grid_avx2<T>};
+  return {conv_dw_forward_avx2<T>,      conv_dw_backward_weight_avx2<T>,
+          conv_dw_copy_rows_avx2<T>,    conv_dw_interleave2_avx2<T>,
+          conv_dw_forward_grid_avx2<T>, conv_dw_backward_weight_grid_avx2<T>};
 }
 
 // Tap offsets of forward and backward-weight: kernel element (r, s) reads padded row r dil_h of
@@ -755,7 +755,10 @@ void dw_backward_weight(const Conv2dParams& p, const Plan& pl, const T* dy, cons
   const DwKernels<T> kern = dw_kernels<T>();
   const index_t G = p.groups, Kg = p.K / G, HW = p.H * p.W, PQ = p.P * p.Q, RS = p.R * p.S;
   const index_t eh = p.dil_h * (p.R - 1) + 1, step = p.stride_h * d.rowlen, KRS = Kg * RS;
-  const std::vector<index_t> off = dw_offsets(p, d);
+  const std::vector<index_t> off = dw_offsets(p, d);  // (row 0: the column offsets)
+  // the row-shared form measured faster for 3x3 on planes wider than two vectors (56, 112
+  // columns); the tap form for 5x5 and 14 columns
+  const bool grid = dw_grid(p.R, p.S, p.stride_h, p.dil_h) && p.R == 3 && p.Q > 16;
   Buffer<T> ws(pl.workspace);
   T* parts = ws.ptr + std::size_t(pl.threads) * d.buf_elems;
   const index_t sub = p.N * d.nchunks, items = G * d.nsplit;
@@ -774,10 +777,15 @@ void dw_backward_weight(const Conv2dParams& p, const Plan& pl, const T* dy, cons
         const index_t p0 = ch * d.rows, p1 = std::min(p.P, p0 + d.rows);
         kern.copy_rows(x + (n * G + g) * HW, p.H, p.W, p0 * p.stride_h - p.pad_h,
                        (p1 - p0 - 1) * p.stride_h + eh, p.pad_w, p.stride_w, d.wd, xb);
-        for (index_t kk = 0; kk < Kg; ++kk)
-          kern.backward_weight(RS, off.data(), xb, step, p1 - p0, p.Q,
-                               dy + (n * p.K + g * Kg + kk) * PQ + p0 * p.Q, p.Q,
-                               acc.data() + kk * RS);
+        for (index_t kk = 0; kk < Kg; ++kk) {
+          const T* dk = dy + (n * p.K + g * Kg + kk) * PQ + p0 * p.Q;
+          if (grid)
+            kern.backward_weight_grid(p.R, p.S, off.data(), xb, d.rowlen, p1 - p0, p.Q, dk, p.Q,
+                                      acc.data() + kk * RS);
+          else
+            kern.backward_weight(RS, off.data(), xb, step, p1 - p0, p.Q, dk, p.Q,
+                                 acc.data() + kk * RS);
+        }
       }
       T* dst = d.nsplit == 1 ? dw + g * KRS : parts + it * KRS;
       std::copy(acc.begin(), acc.end(), dst);

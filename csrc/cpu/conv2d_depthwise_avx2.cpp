@@ -27,6 +27,13 @@ void conv_dw_forward_grid_avx2(index_t R, index_t S, const T* w, const index_t* 
 }
 
 template <typename T>
+void conv_dw_backward_weight_grid_avx2(index_t R, index_t S, const index_t* co, const T* src,
+                                       index_t ld, index_t rows, index_t Q, const T* dy,
+                                       index_t lddy, T* acc) {
+  conv_dw::backward_weight_grid<Vec256, T>(R, S, co, src, ld, rows, Q, dy, lddy, acc);
+}
+
+template <typename T>
 void conv_dw_copy_rows_avx2(const T* src, index_t hin, index_t win, index_t ih0, index_t nrows,
                             index_t pad, index_t sw, index_t wd, T* dst) {
   conv_dw::copy_rows<Vec256, T>(src, hin, win, ih0, nrows, pad, sw, wd, dst);
@@ -46,6 +53,9 @@ void conv_dw_interleave2_avx2(const T* even, const T* odd, index_t n, T* dst) {
                                           index_t, index_t, T*);                                   \
   template void conv_dw_forward_grid_avx2<T>(index_t, index_t, const T*, const index_t*, const T*, \
                                              index_t, index_t, index_t, T, T*, index_t);           \
+  template void conv_dw_backward_weight_grid_avx2<T>(index_t, index_t, const index_t*, const T*,   \
+                                                     index_t, index_t, index_t, const T*, index_t, \
+                                                     T*);                                          \
   template void conv_dw_interleave2_avx2<T>(const T*, const T*, index_t, T*);
 AXONAL_INSTANTIATE_DW(float)
 AXONAL_INSTANTIATE_DW(double)

@@ -1,7 +1,8 @@
 // conv2d_depthwise_kernels.h: the SIMD kernels of the direct (one input channel per group,
-// depthwise) conv2d, written once over a vector type (simd_vec.h) and compiled once per
-// instruction set: conv2d_depthwise_avx2.cpp instantiates them with Vec256 (-mavx2 -mfma),
-// conv2d_depthwise_avx512.cpp with Vec512 (-mavx512f). Include only from those files.
+// depthwise) conv2d, written over a vector type (simd_vec.h) and a lane-helper type (Lanes,
+// below); conv2d_depthwise_avx2.cpp instantiates them with Vec256 (-mavx2 -mfma). Include only
+// from such files. Both SIMD paths use them: 512-bit versions measured 5-20% slower on a Zen 4
+// (512-bit FMAs double-pumped, narrow planes in more masked tails).
 //
 // Every pass is written over "taps": a tap t is a weight wt[t] and an offset off[t] into a
 // source buffer that conv2d.cpp prepared (a zero-padded, column-deinterleaved copy of a block of
@@ -15,6 +16,7 @@
 #pragma once
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 
 #include "cpu/conv2d_depthwise.h"
 #include "cpu/simd_vec.h"
@@ -23,9 +25,9 @@ namespace axonal {
 namespace conv_dw {
 
 // ------------------------------------------------------------------ lane helpers
-// Per vector type: load_range(p, a, b): lanes [a, b) of p (0 <= a <= b <= W), the others 0 and
-// not read; evens(a0, a1): the even lanes of the 2W values a0 a1; interleave(e, o, lo, hi):
-// lo hi = e0 o0 e1 o1 ...
+// Per vector type: Mask (a set of lanes), make_mask(a, b) (lanes [a, b), 0 <= a <= b <= W),
+// load_masked / load_keep (the lanes of a mask, the others 0), evens(a0, a1): the even lanes of
+// the 2W values a0 a1; interleave(e, o, lo, hi): lo hi = e0 o0 e1 o1 ...
 template <class S>
 struct Lanes;
 
@@ -33,11 +35,17 @@ struct Lanes;
 template <>
 struct Lanes<Vec256<float>> {
   using V = __m256;
-  static V load_range(const float* p, int a, int b) {
+  using Mask = __m256i;
+  static Mask make_mask(int a, int b) {  // lanes [a, b)
     const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    const __m256i m = _mm256_and_si256(_mm256_cmpgt_epi32(idx, _mm256_set1_epi32(a - 1)),
-                                       _mm256_cmpgt_epi32(_mm256_set1_epi32(b), idx));
-    return _mm256_maskload_ps(p, m);
+    return _mm256_and_si256(_mm256_cmpgt_epi32(idx, _mm256_set1_epi32(a - 1)),
+                            _mm256_cmpgt_epi32(_mm256_set1_epi32(b), idx));
+  }
+  // the lanes of m, the others 0: load_masked reads nothing outside them, load_keep may read the
+  // whole vector (cheaper where it is readable: masked loads are slow on some CPUs)
+  static V load_masked(const float* p, Mask m) { return _mm256_maskload_ps(p, m); }
+  static V load_keep(const float* p, Mask m) {
+    return _mm256_and_ps(_mm256_loadu_ps(p), _mm256_castsi256_ps(m));
   }
   static V evens(V a0, V a1) {
     const __m256 e = _mm256_shuffle_ps(a0, a1, 0x88);  // x0 x2 x8 x10 | x4 x6 x12 x14
@@ -53,11 +61,15 @@ struct Lanes<Vec256<float>> {
 template <>
 struct Lanes<Vec256<double>> {
   using V = __m256d;
-  static V load_range(const double* p, int a, int b) {
+  using Mask = __m256i;
+  static Mask make_mask(int a, int b) {
     const __m256i idx = _mm256_setr_epi64x(0, 1, 2, 3);
-    const __m256i m = _mm256_and_si256(_mm256_cmpgt_epi64(idx, _mm256_set1_epi64x(a - 1)),
-                                       _mm256_cmpgt_epi64(_mm256_set1_epi64x(b), idx));
-    return _mm256_maskload_pd(p, m);
+    return _mm256_and_si256(_mm256_cmpgt_epi64(idx, _mm256_set1_epi64x(a - 1)),
+                            _mm256_cmpgt_epi64(_mm256_set1_epi64x(b), idx));
+  }
+  static V load_masked(const double* p, Mask m) { return _mm256_maskload_pd(p, m); }
+  static V load_keep(const double* p, Mask m) {
+    return _mm256_and_pd(_mm256_loadu_pd(p), _mm256_castsi256_pd(m));
   }
   static V evens(V a0, V a1) {
     return _mm256_permute4x64_pd(_mm256_unpacklo_pd(a0, a1), 0xD8);  // x0 x4 x2 x6 -> x0 x2 x4 x6
@@ -66,45 +78,6 @@ struct Lanes<Vec256<double>> {
     const __m256d t0 = _mm256_unpacklo_pd(e, o), t1 = _mm256_unpackhi_pd(e, o);
     lo = _mm256_permute2f128_pd(t0, t1, 0x20);
     hi = _mm256_permute2f128_pd(t0, t1, 0x31);
-  }
-};
-#endif
-
-#if defined(__AVX512F__)
-template <>
-struct Lanes<Vec512<float>> {
-  using V = __m512;
-  static V load_range(const float* p, int a, int b) {
-    const unsigned m = ((1u << b) - 1u) & ~((1u << a) - 1u);
-    return _mm512_maskz_loadu_ps(static_cast<__mmask16>(m), p);
-  }
-  static V evens(V a0, V a1) {
-    const __m512i idx =
-        _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    return _mm512_permutex2var_ps(a0, idx, a1);
-  }
-  static void interleave(V e, V o, V& lo, V& hi) {
-    const __m512i il = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-    const __m512i ih =
-        _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-    lo = _mm512_permutex2var_ps(e, il, o);
-    hi = _mm512_permutex2var_ps(e, ih, o);
-  }
-};
-
-template <>
-struct Lanes<Vec512<double>> {
-  using V = __m512d;
-  static V load_range(const double* p, int a, int b) {
-    const unsigned m = ((1u << b) - 1u) & ~((1u << a) - 1u);
-    return _mm512_maskz_loadu_pd(static_cast<__mmask8>(m), p);
-  }
-  static V evens(V a0, V a1) {
-    return _mm512_permutex2var_pd(a0, _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14), a1);
-  }
-  static void interleave(V e, V o, V& lo, V& hi) {
-    lo = _mm512_permutex2var_pd(e, _mm512_setr_epi64(0, 8, 1, 9, 2, 10, 3, 11), o);
-    hi = _mm512_permutex2var_pd(e, _mm512_setr_epi64(4, 12, 5, 13, 6, 14, 7, 15), o);
   }
 };
 #endif
@@ -139,40 +112,61 @@ void copy_rows(const T* src, index_t hin, index_t win, index_t ih0, index_t nrow
     }
     return;
   }
-  // phase f: elements [lo, lo + n) come from source columns c0 + k sw, k < n
-  index_t lo[2] = {0, 0}, n[2] = {0, 0}, c0[2] = {0, 0};
+  // phase f: elements [lo, lo + n) come from source columns c0 + k sw, k < n; the vectors past
+  // the whole ones read the source lanes of m0 and m1
+  index_t lo[2] = {0, 0}, n[2] = {0, 0}, c0[2] = {0, 0}, kt[2] = {0, 0};
+  typename L::Mask m0[2], m1[2];
   for (index_t f = 0; f < sw; ++f) {
     lo[f] = std::min(wd, ceil_div_nonneg(pad - f, sw));  // first u with column >= 0
     const index_t hi = std::max(lo[f], std::min(wd, floor_div_any(win - 1 + pad - f, sw) + 1));
     n[f] = hi - lo[f];
     c0[f] = f + lo[f] * sw - pad;
+    if (sw == 1) {
+      kt[f] = n[f] / W * W;
+      m0[f] = m1[f] = L::make_mask(0, static_cast<int>(n[f] - kt[f]));
+    } else {
+      // whole vectors while the 2W values read stay inside the row's data; then the 2 (n - k)
+      // - 1 values left
+      kt[f] = n[f] > 0 ? (n[f] - 1) / W * W : 0;
+      const index_t left = n[f] > 0 ? 2 * (n[f] - kt[f]) - 1 : 0;
+      m0[f] = L::make_mask(0, static_cast<int>(std::min<index_t>(W, left)));
+      m1[f] = L::make_mask(0, static_cast<int>(std::max<index_t>(0, left - W)));
+    }
   }
   for (index_t i = 0; i < nrows; ++i) {
     T* d = dst + i * rowlen;
-    for (index_t u = 0; u < rowlen; u += W) S::store(d + u, S::zero());
     const index_t ih = ih0 + i;
-    if (ih < 0 || ih >= hin) continue;
+    if (ih < 0 || ih >= hin) {
+      for (index_t u = 0; u < rowlen; u += W) S::store(d + u, S::zero());
+      continue;
+    }
     const T* sr = src + ih * win;
     for (index_t f = 0; f < sw; ++f) {
-      T* df = d + f * wd + lo[f];
+      T* df = d + f * wd;
       const T* sf = sr + c0[f];
-      const index_t nf = n[f];
+      const index_t l = lo[f], nf = n[f];
+      // zeros before the data, the data (whole vectors, then a tail whose lanes past the data
+      // are 0), zeros after it
+      for (index_t u = 0; u < l; u += W) S::store(df + u, S::zero());
+      df += l;
       index_t k = 0;
       if (sw == 1) {
-        for (; k + W <= nf; k += W) S::store(df + k, S::load(sf + k));
-        if (k < nf) S::store(df + k, L::load_range(sf + k, 0, static_cast<int>(nf - k)));
+        for (; k < kt[f]; k += W) S::store(df + k, S::load(sf + k));
+        if (k < nf) {
+          S::store(df + k, L::load_masked(sf + k, m0[f]));
+          k += W;
+        }
       } else {
-        // whole vectors while the 2W values read stay inside the row's data
-        for (; k + W < nf; k += W)
+        for (; k < kt[f]; k += W)
           S::store(df + k, L::evens(S::load(sf + 2 * k), S::load(sf + 2 * k + W)));
         if (k < nf) {
-          const index_t left = 2 * (nf - k) - 1;  // source values still needed
-          const V a0 = L::load_range(sf + 2 * k, 0, static_cast<int>(std::min<index_t>(W, left)));
-          const V a1 =
-              left > W ? L::load_range(sf + 2 * k + W, 0, static_cast<int>(left - W)) : S::zero();
+          const V a0 = L::load_masked(sf + 2 * k, m0[f]);
+          const V a1 = 2 * (nf - k) - 1 > W ? L::load_masked(sf + 2 * k + W, m1[f]) : S::zero();
           S::store(df + k, L::evens(a0, a1));
+          k += W;
         }
       }
+      for (; l + k < wd; k += W) S::store(df + k, S::zero());
     }
   }
 }
@@ -342,83 +336,185 @@ inline void grid_tile(index_t KS, const T* __restrict w, const index_t* __restri
     }
 }
 
-// Rows [0, rows - rows % MR) in tiles of MR rows; the columns as in fwd_rows (full vectors, the
-// last one ending at Q, or one masked vector when Q < W). Returns the rows done.
+// MR output rows (one tile of rows), all Q columns as in fwd_rows (full vectors, the last one
+// ending at Q, or one masked vector when Q < W).
 template <template <typename> class Vec, typename T, int R, int MR, int NV>
-index_t grid_rows(index_t KS, const T* w, const index_t* co, const T* src, index_t ld, index_t rows,
-                  index_t Q, T bias, T* y, index_t ldy) {
+void grid_block(index_t KS, const T* w, const index_t* co, const T* src, index_t ld, index_t Q,
+                T bias, T* y, index_t ldy) {
   constexpr int W = Vec<T>::W;
-  const index_t done = rows - rows % MR;
-  for (index_t m = 0; m < done; m += MR) {
-    const T* s = src + m * ld;
-    T* yb = y + m * ldy;
-    if (Q < W) {
-      const index_t col[1] = {0};
-      grid_tile<Vec, T, R, MR, 1>(KS, w, co, s, ld, col, bias, yb, ldy, static_cast<int>(Q));
-      continue;
-    }
-    const index_t nv = (Q + W - 1) / W;
-    index_t j = 0;
-    for (; j + NV <= nv; j += NV) {
-      index_t col[NV];
-      for (int v = 0; v < NV; ++v) col[v] = std::min<index_t>((j + v) * W, Q - W);
-      grid_tile<Vec, T, R, MR, NV>(KS, w, co, s, ld, col, bias, yb, ldy, W);
-    }
-    for (; j < nv; ++j) {
-      const index_t col[1] = {std::min<index_t>(j * W, Q - W)};
-      grid_tile<Vec, T, R, MR, 1>(KS, w, co, s, ld, col, bias, yb, ldy, W);
-    }
+  if (Q < W) {
+    const index_t col[1] = {0};
+    grid_tile<Vec, T, R, MR, 1>(KS, w, co, src, ld, col, bias, y, ldy, static_cast<int>(Q));
+    return;
   }
-  return done;
+  const index_t nv = (Q + W - 1) / W;
+  index_t j = 0;
+  for (; j + NV <= nv; j += NV) {
+    index_t col[NV];
+    for (int v = 0; v < NV; ++v) col[v] = std::min<index_t>((j + v) * W, Q - W);
+    grid_tile<Vec, T, R, MR, NV>(KS, w, co, src, ld, col, bias, y, ldy, W);
+  }
+  for (; j < nv; ++j) {
+    const index_t col[1] = {std::min<index_t>(j * W, Q - W)};
+    grid_tile<Vec, T, R, MR, 1>(KS, w, co, src, ld, col, bias, y, ldy, W);
+  }
 }
 
-constexpr int kMaxGridTaps = 64;
+// A block of mr <= MR rows.
+template <template <typename> class Vec, typename T, int R, int MR, int NV>
+void grid_block_n(index_t mr, index_t KS, const T* w, const index_t* co, const T* src, index_t ld,
+                  index_t Q, T bias, T* y, index_t ldy) {
+  if constexpr (MR > 1) {
+    if (mr < MR)
+      return grid_block_n<Vec, T, R, MR - 1, NV>(mr, KS, w, co, src, ld, Q, bias, y, ldy);
+  }
+  grid_block<Vec, T, R, MR, NV>(KS, w, co, src, ld, Q, bias, y, ldy);
+}
 
-// y[m ldy + q] = bias + sum_{r < R, s < KS} w[r KS + s] src[(m + r) ld + co[s] + q]; R in 1..5
-// (else, and for the rows left over by the tiles, the tap form). Tiles: ymm / zmm registers for
-// MR NV accumulators, R weights and NV inputs (16 on AVX2).
+// All rows, in blocks of near-equal size (at most MR rows: the register budget).
+template <template <typename> class Vec, typename T, int R, int MR, int NV>
+void grid_rows(index_t KS, const T* w, const index_t* co, const T* src, index_t ld, index_t rows,
+               index_t Q, T bias, T* y, index_t ldy) {
+  const index_t blocks = (rows + MR - 1) / MR;
+  index_t m = 0;
+  for (index_t b = 0; b < blocks; ++b) {
+    const index_t mr = (rows - m) / (blocks - b);
+    grid_block_n<Vec, T, R, MR, NV>(mr, KS, w, co, src + m * ld, ld, Q, bias, y + m * ldy, ldy);
+    m += mr;
+  }
+}
+
+// y[m ldy + q] = bias + sum_{r < R, s < KS} w[r KS + s] src[(m + r) ld + co[s] + q], R in 1..5.
+// Tiles: MR NV accumulators, R weights and NV inputs within the 16 ymm registers of AVX2.
 template <template <typename> class Vec, typename T>
 void forward_grid(index_t R, index_t KS, const T* w, const index_t* co, const T* src, index_t ld,
                   index_t rows, index_t Q, T bias, T* y, index_t ldy) {
   constexpr int W = Vec<T>::W;
   const bool one = Q <= W;
-  index_t done = 0;
+#define AXONAL_DW_GRID_CASE(RR, MR1, MR2)                                       \
+  case RR:                                                                      \
+    if (one)                                                                    \
+      grid_rows<Vec, T, RR, MR1, 1>(KS, w, co, src, ld, rows, Q, bias, y, ldy); \
+    else                                                                        \
+      grid_rows<Vec, T, RR, MR2, 2>(KS, w, co, src, ld, rows, Q, bias, y, ldy); \
+    break;
   switch (R) {
-    case 2:
-      done = one ? grid_rows<Vec, T, 2, 8, 1>(KS, w, co, src, ld, rows, Q, bias, y, ldy)
-                 : grid_rows<Vec, T, 2, 5, 2>(KS, w, co, src, ld, rows, Q, bias, y, ldy);
-      break;
-    case 3:
-      done = one ? grid_rows<Vec, T, 3, 8, 1>(KS, w, co, src, ld, rows, Q, bias, y, ldy)
-                 : grid_rows<Vec, T, 3, 5, 2>(KS, w, co, src, ld, rows, Q, bias, y, ldy);
-      break;
-    case 4:
-      done = one ? grid_rows<Vec, T, 4, 8, 1>(KS, w, co, src, ld, rows, Q, bias, y, ldy)
-                 : grid_rows<Vec, T, 4, 4, 2>(KS, w, co, src, ld, rows, Q, bias, y, ldy);
-      break;
-    case 5:
-      done = one ? grid_rows<Vec, T, 5, 8, 1>(KS, w, co, src, ld, rows, Q, bias, y, ldy)
-                 : grid_rows<Vec, T, 5, 4, 2>(KS, w, co, src, ld, rows, Q, bias, y, ldy);
-      break;
+    AXONAL_DW_GRID_CASE(1, 8, 6)
+    AXONAL_DW_GRID_CASE(2, 8, 5)
+    AXONAL_DW_GRID_CASE(3, 8, 5)
+    AXONAL_DW_GRID_CASE(4, 8, 4)
+    AXONAL_DW_GRID_CASE(5, 8, 4)
     default:
       break;
   }
-  if (done == rows) return;
-  // the rows left over: the tap form (R KS <= kMaxGridTaps: the caller's condition)
-  index_t off[kMaxGridTaps];
-  for (index_t r = 0; r < R; ++r)
-    for (index_t s = 0; s < KS; ++s) off[r * KS + s] = r * ld + co[s];
-  forward<Vec, T>(R * KS, w, off, src + done * ld, ld, rows - done, Q, bias, y + done * ldy, ldy);
+#undef AXONAL_DW_GRID_CASE
+}
+
+// ------------------------------------------------------------------ backward weight, row-shared
+// acc[r KS + s] += sum_{m < rows, q < Q} dy[m lddy + q] src[(m + r) ld + co[s] + q] for kernel
+// columns [s0, s0 + SC) of a dense R x KS kernel read with vertical stride 1 and dilation 1.
+// Input rows i outer (in memory order), column vectors inner: each input vector (row i, kernel
+// column s) is loaded once for the R dy rows i - r that meet it (R + SC loads for R SC FMAs;
+// R SC accumulators, SC inputs and one dy vector in registers). The last vector of a row ends at Q
+// with the lanes counted before masked off (Q < W: lanes [0, Q)); a product is formed only where
+// its dy row exists, so a non-finite x never meets a zero.
+template <template <typename> class Vec, typename T, int R, int SC, bool kChecked>
+inline void bwdw_grid_row(index_t i, const T* const* xs, index_t ld, index_t rows, index_t Q,
+                          const T* dy, index_t lddy, typename Lanes<Vec<T>>::Mask tail,
+                          typename Vec<T>::V (&a)[R][SC]) {
+  using S = Vec<T>;
+  using L = Lanes<S>;
+  using V = typename S::V;
+  constexpr int W = S::W;
+  // masked: the tail vector (Q < W: dy is read through the mask, it may end at Q)
+  auto fmas = [&](index_t q, auto masked) {
+    constexpr bool kMasked = decltype(masked)::value;
+    V x[SC];
+    for (int j = 0; j < SC; ++j) {
+      const T* p = xs[j] + i * ld + q;
+      x[j] = kMasked ? L::load_keep(p, tail) : S::load(p);
+    }
+    for (int r = 0; r < R; ++r) {
+      if (kChecked && (i - r < 0 || i - r >= rows)) continue;
+      const T* p = dy + (i - r) * lddy + q;
+      const V d = !kMasked ? S::load(p) : Q < W ? L::load_masked(p, tail) : L::load_keep(p, tail);
+      for (int j = 0; j < SC; ++j) a[r][j] = S::fma(d, x[j], a[r][j]);
+    }
+  };
+  if (Q < W) return fmas(0, std::true_type());
+  index_t q = 0;
+  for (; q + W <= Q; q += W) fmas(q, std::false_type());
+  if (q < Q) fmas(Q - W, std::true_type());  // lanes [W - Q % W, W) are new
+}
+
+template <template <typename> class Vec, typename T, int R, int SC>
+void bwdw_grid_group(index_t KS, index_t s0, const index_t* co, const T* src, index_t ld,
+                     index_t rows, index_t Q, const T* dy, index_t lddy, T* acc) {
+  using S = Vec<T>;
+  using L = Lanes<S>;
+  using V = typename S::V;
+  constexpr int W = S::W;
+  V a[R][SC];
+  for (int r = 0; r < R; ++r)
+    for (int j = 0; j < SC; ++j) a[r][j] = S::zero();
+  const T* xs[SC];
+  for (int j = 0; j < SC; ++j) xs[j] = src + co[s0 + j];
+  const typename L::Mask tail =
+      Q < W ? L::make_mask(0, static_cast<int>(Q)) : L::make_mask(W - static_cast<int>(Q % W), W);
+  index_t i = 0;
+  for (; i < R - 1; ++i)  // dy rows i - r < 0 for some r
+    bwdw_grid_row<Vec, T, R, SC, true>(i, xs, ld, rows, Q, dy, lddy, tail, a);
+  for (; i < rows; ++i) bwdw_grid_row<Vec, T, R, SC, false>(i, xs, ld, rows, Q, dy, lddy, tail, a);
+  for (; i < rows + R - 1; ++i)  // dy rows i - r >= rows for some r
+    bwdw_grid_row<Vec, T, R, SC, true>(i, xs, ld, rows, Q, dy, lddy, tail, a);
+  for (int r = 0; r < R; ++r)
+    for (int j = 0; j < SC; ++j) acc[r * KS + s0 + j] += S::hsum(a[r][j]);
+}
+
+template <template <typename> class Vec, typename T, int R, int SCMAX>
+void bwdw_grid_r(index_t KS, const index_t* co, const T* src, index_t ld, index_t rows, index_t Q,
+                 const T* dy, index_t lddy, T* acc) {
+  index_t s0 = 0;
+  for (; s0 + SCMAX <= KS; s0 += SCMAX)
+    bwdw_grid_group<Vec, T, R, SCMAX>(KS, s0, co, src, ld, rows, Q, dy, lddy, acc);
+  if constexpr (SCMAX > 1) {
+    if (KS - s0 == 2)
+      bwdw_grid_group<Vec, T, R, 2>(KS, s0, co, src, ld, rows, Q, dy, lddy, acc);
+    else if (KS - s0 == 1)
+      bwdw_grid_group<Vec, T, R, 1>(KS, s0, co, src, ld, rows, Q, dy, lddy, acc);
+  }
+}
+
+// acc[r KS + s] += sum_{m < rows, q < Q} dy[m lddy + q] src[(m + r) ld + co[s] + q], R in 1..5.
+template <template <typename> class Vec, typename T>
+void backward_weight_grid(index_t R, index_t KS, const index_t* co, const T* src, index_t ld,
+                          index_t rows, index_t Q, const T* dy, index_t lddy, T* acc) {
+  switch (R) {  // columns per group: R SC + SC + 1 <= 16 registers
+    case 1:
+      return bwdw_grid_r<Vec, T, 1, 3>(KS, co, src, ld, rows, Q, dy, lddy, acc);
+    case 2:
+      return bwdw_grid_r<Vec, T, 2, 3>(KS, co, src, ld, rows, Q, dy, lddy, acc);
+    case 3:
+      return bwdw_grid_r<Vec, T, 3, 3>(KS, co, src, ld, rows, Q, dy, lddy, acc);
+    case 4:
+      return bwdw_grid_r<Vec, T, 4, 2>(KS, co, src, ld, rows, Q, dy, lddy, acc);
+    case 5:
+      return bwdw_grid_r<Vec, T, 5, 2>(KS, co, src, ld, rows, Q, dy, lddy, acc);
+    default:
+      return;
+  }
 }
 
 // ------------------------------------------------------------------ backward weight
 // NT taps at once: acc[t] += sum over rows m < rows and columns q < Q of
-// dy[m lddy + q] * src[m step + off[t] + q]. The last vector of a row is a masked load of both
-// operands: nothing past column Q is read, so a non-finite value there never meets a zero.
+// dy[m lddy + q] * src[m step + off[t] + q]. A row's last vector ends at Q with the lanes
+// counted before masked off in both operands (Q < W: dy read through the mask): nothing past
+// column Q is used, so a non-finite value there never meets a zero.
 template <template <typename> class Vec, typename T, int NT>
 inline void bwdw_taps(const index_t* __restrict off, const T* src, index_t step, index_t rows,
                       index_t Q, const T* dy, index_t lddy, T* acc) {
   using S = Vec<T>;
+  using L = Lanes<S>;
   using V = typename S::V;
   constexpr int W = S::W;
   V a[NT];
@@ -428,7 +524,10 @@ inline void bwdw_taps(const index_t* __restrict off, const T* src, index_t step,
     o[t] = off[t];
   }
   const index_t qfull = (Q / W) * W;
-  const int tail = static_cast<int>(Q - qfull);
+  const bool narrow = Q < W, tail = Q % W != 0;
+  const index_t qt = narrow ? 0 : Q - W;  // the tail vector
+  const typename L::Mask mask =
+      narrow ? L::make_mask(0, static_cast<int>(Q)) : L::make_mask(W - static_cast<int>(Q % W), W);
   for (index_t m = 0; m < rows; ++m) {
     const T* d = dy + m * lddy;
     const T* s = src + m * step;
@@ -437,8 +536,8 @@ inline void bwdw_taps(const index_t* __restrict off, const T* src, index_t step,
       for (int t = 0; t < NT; ++t) a[t] = S::fma(dv, S::load(s + o[t] + q), a[t]);
     }
     if (tail) {
-      const V dv = S::load_n(d + qfull, tail);
-      for (int t = 0; t < NT; ++t) a[t] = S::fma(dv, S::load_n(s + o[t] + qfull, tail), a[t]);
+      const V dv = narrow ? L::load_masked(d + qt, mask) : L::load_keep(d + qt, mask);
+      for (int t = 0; t < NT; ++t) a[t] = S::fma(dv, L::load_keep(s + o[t] + qt, mask), a[t]);
     }
   }
   for (int t = 0; t < NT; ++t) acc[t] += S::hsum(a[t]);

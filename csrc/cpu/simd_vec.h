@@ -164,14 +164,6 @@ struct Vec512<float> {
   static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
   static V add(V a, V b) { return _mm512_add_ps(a, b); }
   static void store(float* p, V v) { _mm512_storeu_ps(p, v); }
-  // lanes [0, n) only (the rest of the load 0; nothing outside them read or written)
-  static V load_n(const float* p, int n) {
-    return _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << n) - 1u), p);
-  }
-  static void store_n(float* p, V v, int n) {
-    _mm512_mask_storeu_ps(p, static_cast<__mmask16>((1u << n) - 1u), v);
-  }
-  static float hsum(V v) { return _mm512_reduce_add_ps(v); }
   // acc[2 i + v] = channels [v W, v W + W) of position i < mr; y[k * ldy + i] = acc(i, k) +
   // bias[k] for k < nk (bias may be null). Columns go out as masked gathers from a staging tile.
   static void store_cols(const V* acc, int mr, const float* bias, int nk, float* y, index_t ldy) {
@@ -209,13 +201,6 @@ struct Vec512<double> {
   static V fma(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
   static V add(V a, V b) { return _mm512_add_pd(a, b); }
   static void store(double* p, V v) { _mm512_storeu_pd(p, v); }
-  static V load_n(const double* p, int n) {
-    return _mm512_maskz_loadu_pd(static_cast<__mmask8>((1u << n) - 1u), p);
-  }
-  static void store_n(double* p, V v, int n) {
-    _mm512_mask_storeu_pd(p, static_cast<__mmask8>((1u << n) - 1u), v);
-  }
-  static double hsum(V v) { return _mm512_reduce_add_pd(v); }
   static void store_cols(const V* acc, int mr, const double* bias, int nk, double* y, index_t ldy) {
     alignas(64) double tmp[16 * 2 * W];
     V bv[2] = {zero(), zero()};
