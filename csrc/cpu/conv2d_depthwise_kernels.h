@@ -2,7 +2,7 @@
 // depthwise) conv2d, written over a vector type (simd_vec.h) and a lane-helper type (Lanes,
 // below); conv2d_depthwise_avx2.cpp instantiates them with Vec256 (-mavx2 -mfma). Include only
 // from such files. Both SIMD paths use them: 512-bit versions measured 5-20% slower on a Zen 4
-// (512-bit FMAs double-pumped, narrow planes in more masked tails).
+// on most shapes and passes (512-bit FMAs double-pumped, narrow planes in more masked tails).
 //
 // Every pass is written over "taps": a tap t is a weight wt[t] and an offset off[t] into a
 // source buffer that conv2d.cpp prepared (a zero-padded, column-deinterleaved copy of a block of
