@@ -1,6 +1,7 @@
 """conv2d: axonal's C++ kernels vs NumPy (sliding-window + tensordot) vs PyTorch CPU.
 
-    python benchmarks/bench_conv.py [--quick] [--threads N] [--seconds S] [--json PATH]
+    python benchmarks/bench_conv.py [--quick] [--depthwise] [--threads N] [--seconds S]
+                                    [--json PATH]
 
 Each shape is first checked against the float64 NumPy reference (forward and the three
 gradients); then forward and forward+backward (grad input + grad weight + grad bias) are timed
@@ -9,6 +10,7 @@ other / axonal (> 1: axonal faster). The machine may be shared: trust ratios, no
 The last columns give the workspace one axonal call allocates (the largest of forward /
 backward-input / backward-weight, from the planner), the peak resident memory one call was
 measured to add beyond its output (Linux), and the algorithm the planner picked per pass.
+--depthwise times depthwise convolutions instead (groups = C = K: one input channel per group).
 """
 
 from __future__ import annotations
@@ -47,33 +49,51 @@ from numpy.lib.stride_tricks import sliding_window_view  # noqa: E402
 
 from axonal import _cpu, backend  # noqa: E402
 
-# (N, C, H, W, K, R, stride, padding)
+# (N, C, H, W, K, R, stride, padding, groups)
 SHAPES = [
-    (64, 1, 28, 28, 32, 3, 1, 1),
-    (64, 32, 14, 14, 64, 3, 1, 1),
-    (32, 64, 32, 32, 64, 3, 1, 1),
-    (8, 64, 56, 56, 64, 3, 1, 1),
-    (8, 64, 56, 56, 128, 1, 2, 0),
-    (8, 3, 224, 224, 64, 7, 2, 3),
+    (64, 1, 28, 28, 32, 3, 1, 1, 1),
+    (64, 32, 14, 14, 64, 3, 1, 1, 1),
+    (32, 64, 32, 32, 64, 3, 1, 1, 1),
+    (8, 64, 56, 56, 64, 3, 1, 1, 1),
+    (8, 64, 56, 56, 128, 1, 2, 0, 1),
+    (8, 3, 224, 224, 64, 7, 2, 3, 1),
+]
+# depthwise (--depthwise): groups = C = K, the planner's "direct" algorithm
+DEPTHWISE_SHAPES = [
+    (32, 64, 56, 56, 64, 3, 1, 1, 64),
+    (32, 128, 28, 28, 128, 3, 2, 1, 128),
+    (8, 256, 14, 14, 256, 3, 1, 1, 256),
+    (16, 32, 112, 112, 32, 3, 1, 1, 32),
+    (8, 64, 56, 56, 64, 5, 1, 2, 64),
 ]
 
 
 # ---------------------------------------------------------------- NumPy baseline (input dtype)
-def np_forward(x, w, b, s, p):
+def np_forward(x, w, b, s, p, g=1):
     k, _, r, _ = w.shape
     xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
     win = sliding_window_view(xp, (r, r), axis=(2, 3))[:, :, ::s, ::s]  # (N, C, P, Q, R, R)
+    if g > 1:  # per group: (N, G, Cg, P, Q, R, R) x (G, Kg, Cg, R, R)
+        n, c, pp, qq = win.shape[:4]
+        wg = win.reshape(n, g, c // g, pp, qq, r, r)
+        y = np.einsum("ngcpqrs,gkcrs->ngkpq", wg, w.reshape(g, k // g, c // g, r, r))
+        return y.reshape(n, k, pp, qq) + b[None, :, None, None]
     y = np.tensordot(win, w, axes=([1, 4, 5], [1, 2, 3]))  # (N, P, Q, K)
     return y.transpose(0, 3, 1, 2) + b[None, :, None, None]
 
 
-def np_backward(x, w, dy, s, p):
+def np_backward(x, w, dy, s, p, g=1):
     n, c, h, wd = x.shape
     k, _, r, _ = w.shape
     pq = dy.shape[2:]
     xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
     win = sliding_window_view(xp, (r, r), axis=(2, 3))[:, :, ::s, ::s][:, :, : pq[0], : pq[1]]
-    dw = np.tensordot(dy, win, axes=([0, 2, 3], [0, 2, 3]))  # (K, C, R, R)
+    if g > 1:
+        dyg = dy.reshape(n, g, k // g, *pq)
+        wing = win.reshape(n, g, c // g, *pq, r, r)
+        dw = np.einsum("ngkpq,ngcpqrs->gkcrs", dyg, wing).reshape(k, c // g, r, r)
+    else:
+        dw = np.tensordot(dy, win, axes=([0, 2, 3], [0, 2, 3]))  # (K, C, R, R)
     # grad input: dy upsampled by the stride, padded, correlated with the flipped kernel
     up = np.zeros((n, k, (pq[0] - 1) * s + 1, (pq[1] - 1) * s + 1), dy.dtype)
     up[:, :, ::s, ::s] = dy
@@ -85,6 +105,12 @@ def np_backward(x, w, dy, s, p):
         (r - 1, max(0, full[1] - up.shape[3])),
     )
     uw = sliding_window_view(np.pad(up, pad), (r, r), axis=(2, 3))[:, :, : full[0], : full[1]]
+    if g > 1:
+        uwg = uw.reshape(n, g, k // g, *full, r, r)
+        wf = w[:, :, ::-1, ::-1].reshape(g, k // g, c // g, r, r)
+        dxp = np.einsum("ngkijrs,gkcrs->ngcij", uwg, wf).reshape(n, c, *full)
+        dx = dxp[:, :, p : p + h, p : p + wd]
+        return dx, dw, dy.sum(axis=(0, 2, 3))
     dxp = np.tensordot(uw, w[:, :, ::-1, ::-1], axes=([1, 4, 5], [0, 2, 3]))  # (N, Hp, Wp, C)
     dx = dxp.transpose(0, 3, 1, 2)[:, :, p : p + h, p : p + wd]
     return dx, dw, dy.sum(axis=(0, 2, 3))
@@ -148,43 +174,44 @@ def rel_err(got, want):
     return float(np.abs(np.asarray(got, np.float64) - want).max(initial=0.0)) / scale
 
 
-def check(x, w, b, s, p, dy):
+def check(x, w, b, s, p, g, dy):
     """Max relative error of axonal's forward and gradients against the float64 reference."""
     ref = backend.get("numpy")
     x64, w64, b64, dy64 = (a.astype(np.float64) for a in (x, w, b, dy))
+    a = (s, p, 1, g)
     errs = [
-        rel_err(_cpu.conv2d_forward(x, w, b, s, p), ref.conv2d_forward(x64, w64, b64, s, p)),
+        rel_err(_cpu.conv2d_forward(x, w, b, *a), ref.conv2d_forward(x64, w64, b64, *a)),
         rel_err(
-            _cpu.conv2d_backward_input(dy, w, x.shape, s, p),
-            ref.conv2d_backward_input(dy64, w64, x.shape, s, p),
+            _cpu.conv2d_backward_input(dy, w, x.shape, *a),
+            ref.conv2d_backward_input(dy64, w64, x.shape, *a),
         ),
         rel_err(
-            _cpu.conv2d_backward_weight(dy, x, w.shape, s, p),
-            ref.conv2d_backward_weight(dy64, x64, w.shape, s, p),
+            _cpu.conv2d_backward_weight(dy, x, w.shape, *a),
+            ref.conv2d_backward_weight(dy64, x64, w.shape, *a),
         ),
         rel_err(_cpu.conv2d_backward_bias(dy), dy64.sum(axis=(0, 2, 3))),
     ]
     return max(errs)
 
 
-def make_cases(x, w, b, dy, s, p, torch) -> tuple:
+def make_cases(x, w, b, dy, s, p, g, torch) -> tuple:
     """The timed callables: {library: forward}, {library: forward + backward}."""
 
     def ax_fwd():
-        _cpu.conv2d_forward(x, w, b, s, p)
+        _cpu.conv2d_forward(x, w, b, s, p, 1, g)
 
     def ax_fb():
-        _cpu.conv2d_forward(x, w, b, s, p)
-        _cpu.conv2d_backward_input(dy, w, x.shape, s, p)
-        _cpu.conv2d_backward_weight(dy, x, w.shape, s, p)
+        _cpu.conv2d_forward(x, w, b, s, p, 1, g)
+        _cpu.conv2d_backward_input(dy, w, x.shape, s, p, 1, g)
+        _cpu.conv2d_backward_weight(dy, x, w.shape, s, p, 1, g)
         _cpu.conv2d_backward_bias(dy)
 
     def np_fwd():
-        np_forward(x, w, b, s, p)
+        np_forward(x, w, b, s, p, g)
 
     def np_fb():
-        np_forward(x, w, b, s, p)
-        np_backward(x, w, dy, s, p)
+        np_forward(x, w, b, s, p, g)
+        np_backward(x, w, dy, s, p, g)
 
     fwd = {"axonal": ax_fwd, "numpy": np_fwd}
     fb = {"axonal": ax_fb, "numpy": np_fb}
@@ -194,30 +221,29 @@ def make_cases(x, w, b, dy, s, p, torch) -> tuple:
 
         def t_fwd():
             with torch.no_grad():
-                torch.nn.functional.conv2d(xt, wt, bt, s, p)
+                torch.nn.functional.conv2d(xt, wt, bt, s, p, 1, g)
 
         def t_fb():
             xg.grad = wg.grad = bg.grad = None
-            torch.nn.functional.conv2d(xg, wg, bg, s, p).backward(dyt)
+            torch.nn.functional.conv2d(xg, wg, bg, s, p, 1, g).backward(dyt)
 
         fwd["torch"], fb["torch"] = t_fwd, t_fb
     return fwd, fb
 
 
-def measure_memory(x, w, b, dy, s, p) -> dict:
+def measure_memory(x, w, b, dy, s, p, g) -> dict:
     """Measured peak extra bytes of one axonal call per pass."""
+    a = (s, p, 1, g)
     return {
-        "forward": peak_extra_bytes(lambda: _cpu.conv2d_forward(x, w, b, s, p)),
-        "backward_input": peak_extra_bytes(
-            lambda: _cpu.conv2d_backward_input(dy, w, x.shape, s, p)
-        ),
+        "forward": peak_extra_bytes(lambda: _cpu.conv2d_forward(x, w, b, *a)),
+        "backward_input": peak_extra_bytes(lambda: _cpu.conv2d_backward_input(dy, w, x.shape, *a)),
         "backward_weight": peak_extra_bytes(
-            lambda: _cpu.conv2d_backward_weight(dy, x, w.shape, s, p)
+            lambda: _cpu.conv2d_backward_weight(dy, x, w.shape, *a)
         ),
     }
 
 
-def bench(quick: bool, target_s: float, threads: int | None) -> dict:
+def bench(quick: bool, target_s: float, threads: int | None, depthwise: bool = False) -> dict:
     if threads is not None:
         _cpu.set_num_threads(threads)
     try:
@@ -228,33 +254,48 @@ def bench(quick: bool, target_s: float, threads: int | None) -> dict:
         torch = None
     rng = np.random.default_rng(0)
     rows = []
-    shapes = SHAPES[:3] if quick else SHAPES
-    for n, c, h, wd, k, r, s, p in shapes:
+    shapes = DEPTHWISE_SHAPES if depthwise else SHAPES
+    shapes = shapes[:3] if quick else shapes
+    for n, c, h, wd, k, r, s, p, g in shapes:
+        cg = c // g
         x = rng.standard_normal((n, c, h, wd), np.float32)
-        w = (rng.standard_normal((k, c, r, r)) / np.sqrt(c * r * r)).astype(np.float32)
+        w = (rng.standard_normal((k, cg, r, r)) / np.sqrt(cg * r * r)).astype(np.float32)
         b = rng.standard_normal(k).astype(np.float32)
-        y = _cpu.conv2d_forward(x, w, b, s, p)
+        y = _cpu.conv2d_forward(x, w, b, s, p, 1, g)
         dy = rng.standard_normal(y.shape, np.float32)
-        err = check(x, w, b, s, p, dy)
+        err = check(x, w, b, s, p, g, dy)
         if not err <= 1e-4:
             raise AssertionError(f"bench conv: {(n, c, h, wd, k, r)}: relative error {err:.2e}")
-        got = np_forward(x, w, b, s, p)
+        got = np_forward(x, w, b, s, p, g)
         if rel_err(got, y) > 1e-4:
             raise AssertionError("bench conv: the NumPy baseline disagrees with axonal")
+        np_dx, np_dw, _ = np_backward(x, w, dy, s, p, g)
+        a = (s, p, 1, g)
+        if (
+            max(
+                rel_err(np_dx, _cpu.conv2d_backward_input(dy, w, x.shape, *a)),
+                rel_err(np_dw, _cpu.conv2d_backward_weight(dy, x, w.shape, *a)),
+            )
+            > 1e-4
+        ):
+            raise AssertionError("bench conv: the NumPy baseline's gradients disagree with axonal")
 
-        fwd, fb = make_cases(x, w, b, dy, s, p, torch)
+        fwd, fb = make_cases(x, w, b, dy, s, p, g, torch)
         # NumPy is slow: give it the budget of a few of its calls, not a fixed repetition count
         t_fwd_all = time_interleaved(fwd, target_s)
         t_fb_all = time_interleaved(fb, target_s)
         work, algos = {}, {}
         for pass_ in ("forward", "backward_input", "backward_weight"):
-            plan = _cpu.conv2d_plan(x.shape, w.shape, s, p, 1, 1, pass_, np.float32)
+            plan = _cpu.conv2d_plan(x.shape, w.shape, s, p, 1, g, pass_, np.float32)
             work[pass_] = plan["workspace_bytes"]
             algos[pass_] = plan["algorithm"]
-        measured = measure_memory(x, w, b, dy, s, p)
-        flops = 2.0 * n * k * c * r * r * y.shape[2] * y.shape[3]
+        measured = measure_memory(x, w, b, dy, s, p, g)
+        flops = 2.0 * n * k * cg * r * r * y.shape[2] * y.shape[3]
         row = {
-            "shape": f"{n},{c},{h},{wd},{k},{r}" + (f" s{s}" if s != 1 else "") + f" p{p}",
+            "shape": f"{n},{c},{h},{wd},{k},{r}"
+            + (f" s{s}" if s != 1 else "")
+            + f" p{p}"
+            + (f" g{g}" if g != 1 else ""),
             "gflop_forward": flops / 1e9,
             "rel_error": err,
             "axonal_fwd_ms": t_fwd_all["axonal"] * 1e3,
@@ -334,14 +375,18 @@ def print_row(r: dict, has_torch: bool) -> None:
 def main(argv: list) -> int:
     ap = argparse.ArgumentParser(prog="bench_conv")
     ap.add_argument("--quick", action="store_true", help="the first three shapes only")
+    ap.add_argument(
+        "--depthwise", action="store_true", help="depthwise shapes (groups = C = K) instead"
+    )
     ap.add_argument("--threads", type=int, default=None, help="CPU threads (default: all)")
     ap.add_argument("--seconds", type=float, default=2.0, help="timing budget per case")
     ap.add_argument("--json", metavar="PATH", help="write the figures as JSON")
     args = ap.parse_args(argv)
-    res = bench(args.quick, args.seconds, args.threads)
+    res = bench(args.quick, args.seconds, args.threads, args.depthwise)
     m = res["machine"]
     print(
-        f"# conv2d float32 on {m['cpu']} ({m['cores']} cores), threads={m['threads']}, "
+        f"# conv2d{' depthwise' if args.depthwise else ''} float32 on {m['cpu']} "
+        f"({m['cores']} cores), threads={m['threads']}, "
         f"simd={m['simd']}, numpy {m['numpy']}, torch {m['torch']}; medians of interleaved runs; "
         "xNP / xPT = other time / axonal time"
     )

@@ -16,6 +16,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "cpu/conv2d_depthwise.h"
 #include "cpu/cpu_features.h"
 #include "cpu/gemm.h"
 
@@ -124,9 +125,25 @@ struct Implicit {
   std::size_t xp_elems = 0, wpack_elems = 0, dyx_elems = 0, acc_elems = 0;
 };
 
+// Direct (one input channel per group) with the SIMD kernels (conv2d_depthwise.h). A source
+// block is `hc` rows of `rowlen` elements: the sw column phases of one zero-padded row, phase f
+// at [f wd, f wd + wd), its element u the padded column f + u sw (backward-input: rows of dy,
+// padded by `cl` columns on the left, one phase). Work items are (plane, chunk of `rows` output
+// rows); backward-weight splits each channel group's (image, chunk) pairs into `nsplit` items
+// with partial sums.
+struct Direct {
+  bool simd = false;
+  index_t rows = 0, nchunks = 0;  // output rows per item (backward-input: rows of dx)
+  index_t wd = 0, rowlen = 0, hc = 0;
+  index_t cl = 0, u0 = 0;  // backward-input: left padding of dy, dx columns per phase
+  index_t nsplit = 1;      // backward-weight: items per channel group
+  std::size_t buf_elems = 0, stage_elems = 0;  // per thread: source block, dx phase rows
+};
+
 struct Plan {
   Algo algo = Algo::gemm;
   Implicit im;
+  Direct dw;
   int threads = 1;
   bool outer = true;   // threads over work items (each a one-thread GEMM) vs threads in the GEMM
   index_t tile = 0;    // output columns per im2col tile
@@ -236,6 +253,58 @@ bool plan_implicit(const Conv2dParams& p, ConvPass pass, std::size_t elem, Plan&
 }
 #endif
 
+#ifdef AXONAL_X86
+// The source-block geometry and work split of the SIMD direct path (see Direct).
+void plan_direct_simd(const Conv2dParams& p, ConvPass pass, std::size_t elem, Plan& pl) {
+  Direct d;
+  d.simd = true;
+  const index_t vw = static_cast<index_t>(32 / elem);  // over-read slack: one vector
+  const index_t eh = p.dil_h * (p.R - 1) + 1, sh = p.stride_h, sw = p.stride_w;
+  const index_t budget = static_cast<index_t>(col_tile_bytes() / 4 / elem);
+  const index_t planes = p.N * p.groups, Kg = p.K / p.groups;
+  const int nt = pl.threads;
+  index_t out_rows;  // rows of the output the items split
+  if (pass == ConvPass::backward_input) {
+    // dx column w = f + u sw (phase f) takes dy column u + cl + (f + pad_w - s dil_w) / sw
+    d.cl = ceil_div(std::max<index_t>(0, (p.S - 1) * p.dil_w - p.pad_w), sw);
+    d.u0 = (p.W + sw - 1) / sw;
+    d.wd = std::max(d.cl + p.Q, d.cl + (sw - 1 + p.pad_w) / sw + std::max(d.u0, vw));
+    d.rowlen = d.wd;
+    out_rows = p.H;
+    // dy rows per item of `rows` dx rows: (rows - 1 + (R - 1) dil_h) / sh + 2 at most
+    const index_t per_row = std::max<index_t>(1, Kg * d.rowlen / sh + (sw > 1 ? sw * d.u0 : 0));
+    d.rows = std::max<index_t>(1, budget / per_row);
+  } else {
+    d.wd = (p.S - 1) * p.dil_w / sw + std::max(p.Q, vw);
+    d.rowlen = sw * d.wd;
+    out_rows = p.P;
+    d.rows = std::max<index_t>(1, (budget - (eh - sh) * d.rowlen) / (sh * d.rowlen));
+  }
+  d.rows = std::min(d.rows, out_rows);
+  // backward-weight: items are channel groups, split further below when there are few
+  const index_t items = pass == ConvPass::backward_weight ? p.groups : planes;
+  const index_t want = 4 * static_cast<index_t>(nt);  // items for an even split over threads
+  if (pass != ConvPass::backward_weight && nt > 1 && items < want) {
+    const index_t per_plane = (want + items - 1) / items;
+    d.rows = std::min(d.rows, (out_rows + per_plane - 1) / per_plane);
+  }
+  d.nchunks = (out_rows + d.rows - 1) / d.rows;
+  if (pass == ConvPass::backward_weight && nt > 1 && items < want)
+    d.nsplit = std::min(p.N * d.nchunks, (want + items - 1) / items);
+  if (pass == ConvPass::backward_input) {
+    d.hc = (d.rows - 1 + (p.R - 1) * p.dil_h) / sh + 2;
+    d.buf_elems = line_pad(std::size_t(Kg) * d.hc * d.rowlen + vw);
+    if (sw > 1) d.stage_elems = line_pad(std::size_t(d.rows) * sw * d.u0 + vw);
+  } else {
+    d.hc = (d.rows - 1) * sh + eh;
+    d.buf_elems = line_pad(std::size_t(d.hc) * d.rowlen + vw);
+  }
+  pl.dw = d;
+  pl.workspace = std::size_t(nt) * (d.buf_elems + d.stage_elems);
+  if (d.nsplit > 1) pl.workspace += std::size_t(p.groups) * d.nsplit * Kg * p.R * p.S;
+}
+#endif
+
 Plan make_plan(const Conv2dParams& p, ConvPass pass, std::size_t elem, int nt) {
   Plan pl;
   const index_t G = p.groups, Cg = p.C / G, Kg = p.K / G;
@@ -245,6 +314,12 @@ Plan make_plan(const Conv2dParams& p, ConvPass pass, std::size_t elem, int nt) {
   if (Cg == 1 && Kg <= 4 && !is_pointwise(p)) {
     // One input channel per group: y[n, k] is a sum of R*S shifted, scaled copies of one plane.
     pl.algo = Algo::direct;
+#ifdef AXONAL_X86
+    if (simd_avx2() && PQ > 0) {
+      plan_direct_simd(p, pass, elem, pl);
+      return pl;
+    }
+#endif
     if (pass == ConvPass::backward_weight)
       pl.workspace = static_cast<std::size_t>(pl.threads) * p.R * p.S * std::max<index_t>(1, p.Q);
     return pl;
@@ -506,6 +581,226 @@ void direct_backward_weight(const Conv2dParams& p, const Plan& pl, const T* dy, 
   });
 }
 
+// ------------------------------------------------------------------ direct, SIMD
+#ifdef AXONAL_X86
+template <typename T>
+struct DwKernels {
+  void (*forward)(index_t, const T*, const index_t*, const T*, index_t, index_t, index_t, T, T*,
+                  index_t);
+  void (*backward_weight)(index_t, const index_t*, const T*, index_t, index_t, index_t, const T*,
+                          index_t, T*);
+  void (*copy_rows)(const T*, index_t, index_t, index_t, index_t, index_t, index_t, index_t, T*);
+  void (*interleave2)(const T*, const T*, index_t, T*);
+  void (*forward_grid)(index_t, index_t, const T*, const index_t*, const T*, index_t, index_t,
+                       index_t, T, T*, index_t);
+  void (*backward_weight_grid)(index_t, index_t, const index_t*, const T*, index_t, index_t,
+                               index_t, const T*, index_t, T*);
+};
+
+// The row-shared forward kernel applies: a kernel of at most 5 rows read with vertical stride
+// 1 and dilation 1.
+inline bool dw_grid(index_t R, index_t S, index_t sh, index_t dh) {
+  (void)S;
+  return sh == 1 && dh == 1 && R <= 5;
+}
+
+// The AVX2 kernels on both SIMD paths (conv2d_depthwise_kernels.h says why).
+template <typename T>
+DwKernels<T> dw_kernels() {
+  return {conv_dw_forward_avx2<T>,      conv_dw_backward_weight_avx2<T>,
+          conv_dw_copy_rows_avx2<T>,    conv_dw_interleave2_avx2<T>,
+          conv_dw_forward_grid_avx2<T>, conv_dw_backward_weight_grid_avx2<T>};
+}
+
+// Tap offsets of forward and backward-weight: kernel element (r, s) reads padded row r dil_h of
+// the block, column phase (s dil_w) % sw, shifted by (s dil_w) / sw.
+std::vector<index_t> dw_offsets(const Conv2dParams& p, const Direct& d) {
+  std::vector<index_t> off(static_cast<std::size_t>(p.R * p.S));
+  const index_t sw = p.stride_w;
+  for (index_t r = 0; r < p.R; ++r)
+    for (index_t s = 0; s < p.S; ++s)
+      off[r * p.S + s] = r * p.dil_h * d.rowlen + (s * p.dil_w) % sw * d.wd + (s * p.dil_w) / sw;
+  return off;
+}
+
+// y[n, k] = b[k] + sum_{r, s} w[k, r, s] shift_{r, s}(x[n, k / Kg]): items (n, g, chunk of
+// output rows), the block of input rows copied once for the Kg outputs of the group.
+template <typename T>
+void dw_forward(const Conv2dParams& p, const Plan& pl, const T* x, const T* w, const T* b, T* y) {
+  const Direct& d = pl.dw;
+  const DwKernels<T> kern = dw_kernels<T>();
+  const index_t G = p.groups, Kg = p.K / G, HW = p.H * p.W, PQ = p.P * p.Q, RS = p.R * p.S;
+  const index_t eh = p.dil_h * (p.R - 1) + 1, step = p.stride_h * d.rowlen;
+  const std::vector<index_t> off = dw_offsets(p, d);
+  const bool grid = dw_grid(p.R, p.S, p.stride_h, p.dil_h);
+  const index_t* co = off.data();  // row 0 of the taps: the column offsets
+  Buffer<T> ws(pl.workspace);
+  const index_t items = p.N * G * d.nchunks;
+  run_parallel(pl.threads, [&](int tid, int nth) {
+    T* xb = ws.ptr + tid * d.buf_elems;
+    index_t lo, hi;
+    chunk(items, tid, nth, lo, hi);
+    for (index_t it = lo; it < hi; ++it) {
+      const index_t ch = it % d.nchunks, plane = it / d.nchunks, n = plane / G, g = plane % G;
+      const index_t p0 = ch * d.rows, p1 = std::min(p.P, p0 + d.rows);
+      kern.copy_rows(x + plane * HW, p.H, p.W, p0 * p.stride_h - p.pad_h,
+                     (p1 - p0 - 1) * p.stride_h + eh, p.pad_w, p.stride_w, d.wd, xb);
+      for (index_t kk = 0; kk < Kg; ++kk) {
+        const index_t k = g * Kg + kk;
+        T* yk = y + (n * p.K + k) * PQ + p0 * p.Q;
+        if (grid)
+          kern.forward_grid(p.R, p.S, w + k * RS, co, xb, d.rowlen, p1 - p0, p.Q, b ? b[k] : T(0),
+                            yk, p.Q);
+        else
+          kern.forward(RS, w + k * RS, off.data(), xb, step, p1 - p0, p.Q, b ? b[k] : T(0), yk,
+                       p.Q);
+      }
+    }
+  });
+}
+
+// dx[n, g] = sum over the Kg outputs k of the group of the transposed correlation of dy[n, k]
+// with w[k]. Items (n, g, chunk of dx rows [h0, h1)). Split dx by row residue e (rows h0 + e +
+// i sh) and column phase f (columns f + u sw): each part is a plain correlation of the dy rows
+// (padded: zeros outside dy) with the taps (k, r, s) that reach it, the forward kernel's
+// formulation. Stride 1: one part, the correlation with the flipped kernel. Column stride > 1:
+// the phases go to a staging block, then interleave into dx.
+template <typename T>
+void dw_backward_input(const Conv2dParams& p, const Plan& pl, const T* dy, const T* w, T* dx) {
+  const Direct& d = pl.dw;
+  const DwKernels<T> kern = dw_kernels<T>();
+  const index_t G = p.groups, Kg = p.K / G, HW = p.H * p.W, PQ = p.P * p.Q, RS = p.R * p.S;
+  const index_t sh = p.stride_h, sw = p.stride_w, W = p.W, u0 = d.u0;
+  const index_t kplane = d.hc * d.rowlen;  // one dy plane in the block
+  // stride 1, one output per group: the row-shared kernel with the flipped kernel, whose row r'
+  // reads dy block row r' and column s' the dy columns shifted by co[s']
+  const bool grid = sh == 1 && sw == 1 && Kg == 1 && dw_grid(p.R, p.S, 1, p.dil_h);
+  std::vector<index_t> co(static_cast<std::size_t>(p.S));
+  for (index_t s = 0; s < p.S; ++s) co[s] = d.cl + p.pad_w - (p.S - 1 - s) * p.dil_w;
+  Buffer<T> ws(pl.workspace);
+  const index_t items = p.N * G * d.nchunks;
+  run_parallel(pl.threads, [&](int tid, int nth) {
+    T* db = ws.ptr + tid * (d.buf_elems + d.stage_elems);
+    T* stage = db + d.buf_elems;
+    std::vector<T> wt(static_cast<std::size_t>(Kg * RS));
+    std::vector<index_t> off(static_cast<std::size_t>(Kg * RS));
+    index_t lo, hi;
+    chunk(items, tid, nth, lo, hi);
+    index_t wk = -1;  // the group whose flipped kernel is in wt (grid)
+    for (index_t it = lo; it < hi; ++it) {
+      const index_t ch = it % d.nchunks, plane = it / d.nchunks, n = plane / G, g = plane % G;
+      const index_t h0 = ch * d.rows, h1 = std::min(p.H, h0 + d.rows);
+      // dy rows [pa, pb] reach dx rows [h0, h1)
+      const index_t pa = floor_div(h0 + p.pad_h - (p.R - 1) * p.dil_h, sh);
+      const index_t pb = floor_div(h1 - 1 + p.pad_h, sh);
+      for (index_t kk = 0; kk < Kg; ++kk)
+        kern.copy_rows(dy + (n * p.K + g * Kg + kk) * PQ, p.P, p.Q, pa, pb - pa + 1, d.cl, 1, d.wd,
+                       db + kk * kplane);
+      if (grid) {  // pa = h0 + pad_h - (R - 1): block row r' holds dy row h0 + pad_h - (R - 1 - r')
+        if (wk != g)
+          for (index_t i = 0; i < RS; ++i) wt[i] = w[g * RS + RS - 1 - i];
+        wk = g;
+        kern.forward_grid(p.R, p.S, wt.data(), co.data(), db, d.rowlen, h1 - h0, W, T(0),
+                          dx + plane * HW + h0 * W, W);
+        continue;
+      }
+      for (index_t e = 0; e < sh && h0 + e < h1; ++e) {
+        const index_t nrows = (h1 - h0 - e + sh - 1) / sh;
+        for (index_t f = 0; f < sw && f < W; ++f) {
+          index_t nt = 0;
+          for (index_t kk = 0; kk < Kg; ++kk)
+            for (index_t r = 0; r < p.R; ++r) {
+              const index_t num = h0 + e + p.pad_h - r * p.dil_h;  // = dy row * sh
+              if (num - floor_div(num, sh) * sh != 0) continue;
+              const index_t row = floor_div(num, sh) - pa;
+              for (index_t s = 0; s < p.S; ++s) {
+                const index_t cnum = f + p.pad_w - s * p.dil_w;  // = (dy column - u) * sw
+                if (cnum - floor_div(cnum, sw) * sw != 0) continue;
+                wt[nt] = w[(g * Kg + kk) * RS + r * p.S + s];
+                off[nt] = kk * kplane + row * d.rowlen + d.cl + floor_div(cnum, sw);
+                ++nt;
+              }
+            }
+          const index_t nu = (W - f + sw - 1) / sw;
+          if (sw == 1)
+            kern.forward(nt, wt.data(), off.data(), db, d.rowlen, nrows, nu, T(0),
+                         dx + plane * HW + (h0 + e) * W, sh * W);
+          else
+            kern.forward(nt, wt.data(), off.data(), db, d.rowlen, nrows, nu, T(0),
+                         stage + (e * sw + f) * u0, sh * sw * u0);
+        }
+      }
+      if (sw > 1)
+        for (index_t h = h0; h < h1; ++h) {
+          T* xr = dx + plane * HW + h * W;
+          const T* sr = stage + (h - h0) * sw * u0;
+          if (sw == 2) {
+            kern.interleave2(sr, sr + u0, W, xr);
+            continue;
+          }
+          for (index_t f = 0; f < sw && f < W; ++f)
+            for (index_t u = 0, c = f; c < W; ++u, c += sw) xr[c] = sr[f * u0 + u];
+        }
+    }
+  });
+}
+
+// dw[k, r, s] = sum_{n, p, q} dy[n, k, p, q] x_pad[n, k / Kg, p sh + r dil_h, q sw + s dil_w]:
+// items are channel groups (or, with few groups, parts of a group's (image, row chunk) pairs
+// whose partial sums are added in a fixed order at the end); the block of input rows is copied
+// once for the Kg outputs of the group.
+template <typename T>
+void dw_backward_weight(const Conv2dParams& p, const Plan& pl, const T* dy, const T* x, T* dw) {
+  const Direct& d = pl.dw;
+  const DwKernels<T> kern = dw_kernels<T>();
+  const index_t G = p.groups, Kg = p.K / G, HW = p.H * p.W, PQ = p.P * p.Q, RS = p.R * p.S;
+  const index_t eh = p.dil_h * (p.R - 1) + 1, step = p.stride_h * d.rowlen, KRS = Kg * RS;
+  const std::vector<index_t> off = dw_offsets(p, d);  // (row 0: the column offsets)
+  // the row-shared form measured faster for 3x3 on planes wider than two vectors (56, 112
+  // columns); the tap form for 5x5 and 14 columns
+  const bool grid = dw_grid(p.R, p.S, p.stride_h, p.dil_h) && p.R == 3 && p.Q > 16;
+  Buffer<T> ws(pl.workspace);
+  T* parts = ws.ptr + std::size_t(pl.threads) * d.buf_elems;
+  const index_t sub = p.N * d.nchunks, items = G * d.nsplit;
+  run_parallel(pl.threads, [&](int tid, int nth) {
+    T* xb = ws.ptr + tid * d.buf_elems;
+    std::vector<T> acc(static_cast<std::size_t>(KRS));
+    index_t lo, hi;
+    chunk(items, tid, nth, lo, hi);
+    for (index_t it = lo; it < hi; ++it) {
+      const index_t g = it / d.nsplit;
+      index_t a, e;
+      chunk(sub, static_cast<int>(it % d.nsplit), static_cast<int>(d.nsplit), a, e);
+      std::fill(acc.begin(), acc.end(), T(0));
+      for (index_t j = a; j < e; ++j) {
+        const index_t n = j / d.nchunks, ch = j % d.nchunks;
+        const index_t p0 = ch * d.rows, p1 = std::min(p.P, p0 + d.rows);
+        kern.copy_rows(x + (n * G + g) * HW, p.H, p.W, p0 * p.stride_h - p.pad_h,
+                       (p1 - p0 - 1) * p.stride_h + eh, p.pad_w, p.stride_w, d.wd, xb);
+        for (index_t kk = 0; kk < Kg; ++kk) {
+          const T* dk = dy + (n * p.K + g * Kg + kk) * PQ + p0 * p.Q;
+          if (grid)
+            kern.backward_weight_grid(p.R, p.S, off.data(), xb, d.rowlen, p1 - p0, p.Q, dk, p.Q,
+                                      acc.data() + kk * RS);
+          else
+            kern.backward_weight(RS, off.data(), xb, step, p1 - p0, p.Q, dk, p.Q,
+                                 acc.data() + kk * RS);
+        }
+      }
+      T* dst = d.nsplit == 1 ? dw + g * KRS : parts + it * KRS;
+      std::copy(acc.begin(), acc.end(), dst);
+    }
+  });
+  if (d.nsplit > 1)
+    for (index_t g = 0; g < G; ++g)
+      for (index_t i = 0; i < KRS; ++i) {
+        T sum = 0;
+        for (index_t sp = 0; sp < d.nsplit; ++sp) sum += parts[(g * d.nsplit + sp) * KRS + i];
+        dw[g * KRS + i] = sum;
+      }
+}
+#endif  // AXONAL_X86
+
 // ------------------------------------------------------------------ implicit GEMM (stride 1)
 #ifdef AXONAL_X86
 // True when no element of a[0, n) is an infinity or a NaN (exponent bits all set).
@@ -744,6 +1039,9 @@ void conv2d_forward(const Conv2dParams& p, const T* x, const T* w, const T* b, T
   const index_t crs = Cg * p.R * p.S;
   if (p.N == 0 || p.K == 0 || PQ == 0) return;
   const Plan pl = make_plan(p, ConvPass::forward, sizeof(T), num_threads);
+#ifdef AXONAL_X86
+  if (pl.algo == Algo::direct && pl.dw.simd) return dw_forward(p, pl, x, w, b, y);
+#endif
   if (pl.algo == Algo::direct) return direct_forward(p, pl, x, w, b, y);
 #ifdef AXONAL_X86
   if (pl.algo == Algo::implicit) return implicit_forward(p, pl, x, w, b, y);
@@ -809,6 +1107,9 @@ void conv2d_backward_input(const Conv2dParams& p, const T* dy, const T* w, T* dx
     std::fill(dx, dx + p.N * p.C * HW, T(0));
     return;
   }
+#ifdef AXONAL_X86
+  if (pl.algo == Algo::direct && pl.dw.simd) return dw_backward_input(p, pl, dy, w, dx);
+#endif
   if (pl.algo == Algo::direct) return direct_backward_input(p, pl, dy, w, dx);
 #ifdef AXONAL_X86
   if (pl.algo == Algo::implicit) return implicit_backward_input(p, pl, dy, w, dx);
@@ -866,6 +1167,9 @@ void conv2d_backward_weight(const Conv2dParams& p, const T* dy, const T* x, T* d
     return;
   }
   const Plan pl = make_plan(p, ConvPass::backward_weight, sizeof(T), num_threads);
+#ifdef AXONAL_X86
+  if (pl.algo == Algo::direct && pl.dw.simd) return dw_backward_weight(p, pl, dy, x, dw);
+#endif
   if (pl.algo == Algo::direct) return direct_backward_weight(p, pl, dy, x, dw);
 #ifdef AXONAL_X86
   if (pl.algo == Algo::implicit) return implicit_backward_weight(p, pl, dy, x, dw);

@@ -13,7 +13,9 @@
 //     (portable path, strided backward-input via col2im, small channel counts); 1x1 / stride 1 /
 //     no padding skips im2col entirely;
 //   - a direct path for one input channel per group (depthwise), where a GEMM with a reduction of
-//     R*S would be mostly overhead.
+//     R*S would be mostly overhead: AVX2 kernels (conv2d_depthwise.h) over zero-padded,
+//     column-deinterleaved copies of blocks of rows, vectorised along the output columns; scalar
+//     loops on the portable path.
 // Threads: work items (image, group, row chunk or column tile) are split over the threads, each
 // with its own workspace (and gradient accumulators); with fewer items than threads the GEMM
 // itself is threaded. The workspace stays bounded (a few MiB) whatever the image size.

@@ -1,8 +1,8 @@
 // simd_vec.h: the vector types the SIMD kernels are written over (GEMM micro-kernels, conv2d
 // kernels): Vec256<T> (AVX2/FMA) and Vec512<T> (AVX-512F) for float and double, each with
 // V, W (lanes), zero, load, bcast, set1, fma, mul, add, store and the extras the conv kernels use
-// (masked loads, horizontal sums, transposes, transposed tile stores). Each part exists only
-// where the including source is compiled for it (-mavx2 -mfma / -mavx512f), and everything has
+// (masked loads and stores, horizontal sums, transposes, transposed tile stores). Each part exists
+// only where the including source is compiled for it (-mavx2 -mfma / -mavx512f), and everything has
 // internal linkage: code built for one instruction set never reaches another through the linker.
 #pragma once
 #include <immintrin.h>
@@ -37,6 +37,11 @@ struct Vec256<float> {
     const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(n), idx);
     return _mm256_maskload_ps(p, m);
+  }
+  // lanes [0, n) of v to p (nothing at p + n or past it is written)
+  static void store_n(float* p, V v, int n) {
+    const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    _mm256_maskstore_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32(n), idx), v);
   }
   static float hsum(V v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -101,6 +106,10 @@ struct Vec256<double> {
     const __m256i idx = _mm256_setr_epi64x(0, 1, 2, 3);
     const __m256i m = _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), idx);
     return _mm256_maskload_pd(p, m);
+  }
+  static void store_n(double* p, V v, int n) {
+    const __m256i idx = _mm256_setr_epi64x(0, 1, 2, 3);
+    _mm256_maskstore_pd(p, _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), idx), v);
   }
   static double hsum(V v) {
     __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
