@@ -1,5 +1,5 @@
-// bindings_conv.cpp: the _cpu entry points of the convolution, pooling, softmax and LSTM-cell
-// kernels.
+// bindings_conv.cpp: the _cpu entry points of the convolution, pooling, softmax, LSTM-cell and
+// attention kernels.
 // Every entry validates its arguments and raises ValueError / TypeError naming the op and the
 // shapes; inputs of any layout are accepted (copied to a dense C-contiguous array when needed),
 // outputs are allocated here, and the kernels run with the GIL released.
@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/check.h"
+#include "cpu/attention.h"
 #include "cpu/conv2d.h"
 #include "cpu/lstm_cell.h"
 #include "cpu/pool.h"
@@ -829,6 +830,106 @@ py::tuple lstm_cell_backward_py(const py::object& dh_obj, const py::object& dc_o
   return dt == DType::f32 ? run(float{}) : run(double{});
 }
 
+// A 3-D array of dtype dt with shape (a, b, c) (checked), made dense.
+py::array matrix_like_3d(const py::object& o, const char* op, const char* name, DType dt, index_t a,
+                         index_t b, index_t c) {
+  py::array x = as_array(o, op, name);
+  if (dtype_of(x, op, name) != dt)
+    throw py::type_error(str_cat(op, ": ", name, " has dtype ", std::string(py::str(x.dtype())),
+                                 ", expected ", dt == DType::f32 ? "float32" : "float64"));
+  AX_CHECK(x.ndim() == 3 && x.shape(0) == a && x.shape(1) == b && x.shape(2) == c, op, ": ", name,
+           " must have shape (", a, ", ", b, ", ", c, "), got ", shape_str(x));
+  return dense(x);
+}
+
+// ------------------------------------------------------------------ scaled dot-product attention
+// q (B, L, E), k (B, S, E), v (B, S, Ev), mask None / (L, S) / (B, L, S) additive, all one dtype.
+struct AttentionArgs {
+  py::array q, k, v, mask;
+  axonal::AttentionShape s;
+  DType dt;
+  bool has_mask = false;
+};
+
+AttentionArgs attention_args(const char* op, const py::object& q_obj, const py::object& k_obj,
+                             const py::object& v_obj, const py::object& mask_obj, bool causal) {
+  AttentionArgs a;
+  a.q = as_array(q_obj, op, "query");
+  a.dt = dtype_of(a.q, op, "query");
+  a.k = as_array(k_obj, op, "key");
+  a.v = as_array(v_obj, op, "value");
+  same_dtype(a.q, "query", a.k, "key", op);
+  same_dtype(a.q, "query", a.v, "value", op);
+  AX_CHECK(a.q.ndim() == 3 && a.k.ndim() == 3 && a.v.ndim() == 3, op,
+           ": query, key and value must be 3-D (B, L, E), got ", shape_str(a.q), ", ",
+           shape_str(a.k), ", ", shape_str(a.v));
+  auto& s = a.s;
+  s.B = a.q.shape(0), s.L = a.q.shape(1), s.E = a.q.shape(2);
+  s.S = a.k.shape(1), s.Ev = a.v.shape(2);
+  s.causal = causal;
+  AX_CHECK(a.k.shape(0) == s.B && a.v.shape(0) == s.B && a.k.shape(2) == s.E && a.v.shape(1) == s.S,
+           op, ": query ", shape_str(a.q), ", key ", shape_str(a.k), ", value ", shape_str(a.v),
+           " do not fit (B, L, E), (B, S, E), (B, S, Ev)");
+  a.q = dense(a.q), a.k = dense(a.k), a.v = dense(a.v);
+  if (!mask_obj.is_none()) {
+    a.has_mask = true;
+    a.mask = as_array(mask_obj, op, "mask");
+    same_dtype(a.q, "query", a.mask, "mask", op);
+    const bool shared = a.mask.ndim() == 2 && a.mask.shape(0) == s.L && a.mask.shape(1) == s.S;
+    const bool per_item = a.mask.ndim() == 3 && a.mask.shape(0) == s.B && a.mask.shape(1) == s.L &&
+                          a.mask.shape(2) == s.S;
+    AX_CHECK(shared || per_item, op, ": mask must have shape (", s.L, ", ", s.S, ") or (", s.B,
+             ", ", s.L, ", ", s.S, "), got ", shape_str(a.mask));
+    a.mask = dense(a.mask);
+    s.mask_stride = per_item ? s.L * s.S : 0;
+  }
+  return a;
+}
+
+py::array attention_forward_py(const py::object& q, const py::object& k, const py::object& v,
+                               const py::object& mask, bool causal, double scale) {
+  AttentionArgs a = attention_args("scaled_dot_product_attention", q, k, v, mask, causal);
+  const int nt = axonal::get_num_threads();
+  auto run = [&](auto tag) -> py::array {
+    using T = decltype(tag);
+    py::array_t<T> o(std::vector<py::ssize_t>{a.s.B, a.s.L, a.s.Ev});
+    const T *qp = cptr<T>(a.q), *kp = cptr<T>(a.k), *vp = cptr<T>(a.v);
+    const T* mp = a.has_mask ? cptr<T>(a.mask) : nullptr;
+    T* op = o.mutable_data();
+    py::gil_scoped_release rel;
+    axonal::attention_forward<T>(a.s, static_cast<T>(scale), qp, kp, vp, mp, op, nt);
+    return std::move(o);
+  };
+  return a.dt == DType::f32 ? run(float{}) : run(double{});
+}
+
+py::tuple attention_backward_py(const py::object& dout_obj, const py::object& q,
+                                const py::object& k, const py::object& v, const py::object& mask,
+                                const py::object& o_obj, bool causal, double scale) {
+  const char* op = "scaled_dot_product_attention_backward";
+  AttentionArgs a = attention_args(op, q, k, v, mask, causal);
+  py::array dout = matrix_like_3d(dout_obj, op, "grad_output", a.dt, a.s.B, a.s.L, a.s.Ev);
+  py::array o = matrix_like_3d(o_obj, op, "output", a.dt, a.s.B, a.s.L, a.s.Ev);
+  const int nt = axonal::get_num_threads();
+  auto run = [&](auto tag) -> py::tuple {
+    using T = decltype(tag);
+    py::array_t<T> dq(std::vector<py::ssize_t>{a.s.B, a.s.L, a.s.E});
+    py::array_t<T> dk(std::vector<py::ssize_t>{a.s.B, a.s.S, a.s.E});
+    py::array_t<T> dv(std::vector<py::ssize_t>{a.s.B, a.s.S, a.s.Ev});
+    const T *qp = cptr<T>(a.q), *kp = cptr<T>(a.k), *vp = cptr<T>(a.v);
+    const T* mp = a.has_mask ? cptr<T>(a.mask) : nullptr;
+    const T *dop = cptr<T>(dout), *outp = cptr<T>(o);
+    T *dqp = dq.mutable_data(), *dkp = dk.mutable_data(), *dvp = dv.mutable_data();
+    {
+      py::gil_scoped_release rel;
+      axonal::attention_backward<T>(a.s, static_cast<T>(scale), dop, qp, kp, vp, mp, outp, dqp, dkp,
+                                    dvp, nt);
+    }
+    return py::make_tuple(dq, dk, dv);
+  };
+  return a.dt == DType::f32 ? run(float{}) : run(double{});
+}
+
 }  // namespace
 
 void register_conv_bindings(py::module_& m) {
@@ -885,4 +986,11 @@ void register_conv_bindings(py::module_& m) {
       "lstm_cell_backward", &lstm_cell_backward_py, py::arg("grad_h"), py::arg("grad_c"),
       py::arg("act"), py::arg("c"), py::arg("c_next"),
       "Gradient of lstm_cell_forward -> (grad_gates (N, 4H), grad_c (N, H)); grad_c may be None.");
+  m.def("attention_forward", &attention_forward_py, py::arg("q"), py::arg("k"), py::arg("v"),
+        py::arg("mask") = py::none(), py::arg("causal") = false, py::arg("scale") = 1.0,
+        "softmax(scale q k^T + mask) v without storing the attention matrix: q (B, L, E), k (B, S, "
+        "E), v (B, S, Ev), mask additive (L, S) or (B, L, S) -> (B, L, Ev).");
+  m.def("attention_backward", &attention_backward_py, py::arg("grad_output"), py::arg("q"),
+        py::arg("k"), py::arg("v"), py::arg("mask"), py::arg("output"), py::arg("causal") = false,
+        py::arg("scale") = 1.0, "Gradient of attention_forward -> (dq, dk, dv).");
 }

@@ -15,7 +15,8 @@ from typing import Any, Optional
 
 import numpy as np
 
-from .. import ops
+from .. import _cpu, ops
+from ..autograd.function import Function
 from ..ops._util import xp_of
 from ..ops.creation import empty
 from ..tensor import Tensor, _new
@@ -51,6 +52,65 @@ def _causal(L: int, S: int, dtype: Any, like: Any) -> Any:
     return xp.where(xp.tril(xp.ones((L, S), dtype=bool)), 0.0, -np.inf).astype(dtype)
 
 
+_HAS_KERNEL = hasattr(_cpu, "attention_forward")
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+
+
+class _FusedAttention(Function):
+    """softmax(scale q k^T + mask) v on NumPy arrays through csrc/cpu/attention.cpp, without the
+    (L, S) attention matrix in memory (forward or saved for the backward). q (..., L, E),
+    k (..., S, E), v (..., S, Ev) with the same leading dimensions; mask: None, an additive
+    (L, S) array, or (B, L, S) with B the product of the leading dimensions."""
+
+    @staticmethod
+    def forward(ctx: Any, q: Any, k: Any, v: Any, mask: Any, causal: bool, scale: float) -> Any:
+        lead = q.shape[:-2]
+        L, E, S, Ev = q.shape[-2], q.shape[-1], k.shape[-2], v.shape[-1]
+        q3, k3, v3 = (a.reshape(-1, *a.shape[-2:]) for a in (q, k, v))
+        o = _cpu.attention_forward(q3, k3, v3, mask, causal, scale)
+        ctx.save_for_backward(q3, k3, v3, o)
+        ctx.args = (mask, causal, scale, lead, (L, E, S, Ev))
+        return o.reshape(*lead, L, Ev)
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> tuple:
+        q3, k3, v3, o = ctx.saved_tensors
+        mask, causal, scale, lead, (L, E, S, Ev) = ctx.args
+        dq, dk, dv = _cpu.attention_backward(g.reshape(o.shape), q3, k3, v3, mask, o, causal, scale)
+        return (
+            dq.reshape(*lead, L, E),
+            dk.reshape(*lead, S, E),
+            dv.reshape(*lead, S, Ev),
+            None,
+            None,
+            None,
+        )
+
+
+def _fused_ok(*ts: Tensor) -> bool:
+    a = ts[0]._data
+    return (
+        _HAS_KERNEL
+        and type(a) is np.ndarray
+        and a.dtype in (_F32, _F64)
+        and all(type(t._data) is np.ndarray and t.dtype == a.dtype for t in ts)
+        and all(t.dim() == a.ndim for t in ts)
+        and ts[1].shape[:-2] == ts[0].shape[:-2] == ts[2].shape[:-2]
+    )
+
+
+def _kernel_mask(add: Any, lead: tuple, L: int, S: int) -> Any:
+    """An additive mask broadcastable to lead + (L, S) as the kernel's (L, S) or (B, L, S)."""
+    if add is None:
+        return None
+    if add.ndim <= 2 or all(d == 1 for d in add.shape[:-2]):
+        return np.ascontiguousarray(
+            np.broadcast_to(add.reshape(add.shape[-2:]) if add.ndim >= 2 else add, (L, S))
+        )
+    full = np.broadcast_to(add, (*lead, L, S))
+    return np.ascontiguousarray(full.reshape(-1, L, S))
+
+
 def scaled_dot_product_attention(
     query: Tensor,
     key: Tensor,
@@ -78,6 +138,12 @@ def scaled_dot_product_attention(
         raise ValueError(f"{op}: pass either attn_mask or is_causal=True, not both")
     L, S, E = query.shape[-2], key.shape[-2], query.shape[-1]
     s = 1.0 / math.sqrt(E) if scale is None else float(scale)
+    if dropout_p == 0 and _fused_ok(query, key, value):
+        add = None
+        if attn_mask is not None:
+            add = _additive(op, attn_mask, query.dtype, query._data, True)
+        mask = _kernel_mask(add, tuple(query.shape[:-2]), L, S)
+        return _FusedAttention.apply(query, key, value, mask, bool(is_causal), s)
     scores = ops.matmul(query * s, key.transpose(-2, -1))
     if is_causal:
         scores = scores + _new(_causal(L, S, scores.dtype, scores._data))
@@ -223,8 +289,7 @@ class MultiheadAttention(Module):
         qh = F.linear(q, wq, bq).reshape(L, N * h, d).transpose(0, 1)
         kh = F.linear(k, wk, bk).reshape(S, N * h, d).transpose(0, 1)
         vh = F.linear(v, wv, bv).reshape(S, N * h, d).transpose(0, 1)
-        scores = ops.bmm(qh * (1.0 / math.sqrt(d)), kh.transpose(1, 2))  # (N * h, L, S)
-        dt, raw = scores.dtype, scores._data
+        dt, raw = qh.dtype, qh._data
         add = None
         if attn_mask is not None:
             m = _additive(op, attn_mask, dt, raw, False)
@@ -244,10 +309,20 @@ class MultiheadAttention(Module):
                 )
             m = xp_of(raw).broadcast_to(m[:, None, None, :], (N, h, 1, S)).reshape(N * h, 1, S)
             add = m if add is None else add + m
+        dropout = self.dropout > 0 and self.training
+        if not need_weights and not dropout and _fused_ok(qh, kh, vh):
+            # no attention matrix wanted: the fused kernel (never materialises it)
+            mask = _kernel_mask(add, (N * h,), L, S)
+            o = _FusedAttention.apply(qh, kh, vh, mask, False, 1.0 / math.sqrt(d))
+            out = self.out_proj(o.transpose(0, 1).reshape(L * N, E)).reshape(L, N, E)
+            if not batched:
+                return out.squeeze(1), None
+            return (out.transpose(0, 1) if self.batch_first else out), None
+        scores = ops.bmm(qh * (1.0 / math.sqrt(d)), kh.transpose(1, 2))  # (N * h, L, S)
         if add is not None:
             scores = scores + _new(add)
         w = ops.softmax(scores, -1)
-        if self.dropout > 0 and self.training:
+        if dropout:
             w = F.dropout(w, self.dropout, True)
         out = ops.bmm(w, vh).transpose(0, 1).reshape(L * N, E)
         out = self.out_proj(out).reshape(L, N, E)

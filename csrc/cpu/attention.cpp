@@ -1,0 +1,154 @@
+// attention.cpp: scaled dot-product attention on the CPU (see attention.h): one-thread GEMMs and
+// the softmax row kernel per block of queries, threads over (item, query block) in the forward and
+// over items in the backward (whose key/value gradients accumulate over the query blocks).
+#include "cpu/attention.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <limits>
+#include <new>
+#include <vector>
+
+#include "cpu/gemm.h"
+#include "cpu/softmax.h"
+
+#ifdef AXONAL_OPENMP
+#include <omp.h>
+#endif
+
+namespace axonal {
+
+namespace {
+
+constexpr index_t kQueryBlock = 64;
+
+template <class F>
+void parallel_items(index_t items, int nt, F&& body) {
+  const int nth = static_cast<int>(std::max<index_t>(1, std::min<index_t>(nt, items)));
+#ifdef AXONAL_OPENMP
+  if (nth > 1) {
+#pragma omp parallel num_threads(nth)
+    {
+      const int tid = omp_get_thread_num(), n = omp_get_num_threads();
+      const index_t q = items / n, r = items % n;
+      const index_t lo = tid * q + std::min<index_t>(tid, r);
+      body(tid, lo, lo + q + (tid < r ? 1 : 0));
+    }
+    return;
+  }
+#endif
+  body(0, 0, items);
+}
+
+// Probabilities of the query rows [q0, q0 + nq) of item b in p (nq x S): scores, mask, causal
+// mask, row softmax.
+template <typename T>
+void block_probabilities(const AttentionShape& s, T scale, const T* qb, const T* kb, const T* maskb,
+                         index_t q0, index_t nq, T* p) {
+  gemm<T>(false, true, nq, s.S, s.E, scale, qb + q0 * s.E, s.E, kb, s.E, T(0), p, s.S, 1);
+  if (maskb)
+    for (index_t i = 0; i < nq; ++i) {
+      const T* m = maskb + (q0 + i) * s.S;
+      T* row = p + i * s.S;
+      for (index_t j = 0; j < s.S; ++j) row[j] += m[j];
+    }
+  if (s.causal)
+    for (index_t i = 0; i < nq; ++i)
+      std::fill(p + i * s.S + std::min(s.S, q0 + i + 1), p + (i + 1) * s.S,
+                -std::numeric_limits<T>::infinity());
+  softmax_forward<T>(nq, s.S, 1, p, p, false, 1);
+}
+
+template <typename T>
+struct Scratch {
+  std::vector<T> v;
+  explicit Scratch(std::size_t n) : v(n) {}
+};
+
+}  // namespace
+
+template <typename T>
+void attention_forward(const AttentionShape& s, T scale, const T* q, const T* k, const T* v,
+                       const T* mask, T* o, int num_threads) {
+  if (s.B <= 0 || s.L <= 0 || s.Ev <= 0) return;
+  if (s.S == 0) {  // nothing to attend to: an empty softmax, NaN as in PyTorch
+    std::fill(o, o + s.B * s.L * s.Ev, std::numeric_limits<T>::quiet_NaN());
+    return;
+  }
+  const index_t nblk = (s.L + kQueryBlock - 1) / kQueryBlock;
+  parallel_items(s.B * nblk, num_threads, [&](int, index_t lo, index_t hi) {
+    Scratch<T> p(static_cast<std::size_t>(std::min(kQueryBlock, s.L) * s.S));
+    for (index_t it = lo; it < hi; ++it) {
+      const index_t b = it / nblk, q0 = (it % nblk) * kQueryBlock;
+      const index_t nq = std::min(kQueryBlock, s.L - q0);
+      const T* maskb = mask ? mask + b * s.mask_stride : nullptr;
+      block_probabilities(s, scale, q + b * s.L * s.E, k + b * s.S * s.E, maskb, q0, nq,
+                          p.v.data());
+      gemm<T>(false, false, nq, s.Ev, s.S, T(1), p.v.data(), s.S, v + b * s.S * s.Ev, s.Ev, T(0),
+              o + (b * s.L + q0) * s.Ev, s.Ev, 1);
+    }
+  });
+}
+
+template <typename T>
+void attention_backward(const AttentionShape& s, T scale, const T* dout, const T* q, const T* k,
+                        const T* v, const T* mask, const T* o, T* dq, T* dk, T* dv,
+                        int num_threads) {
+  if (s.B <= 0) return;
+  std::fill(dk, dk + s.B * s.S * s.E, T(0));
+  std::fill(dv, dv + s.B * s.S * s.Ev, T(0));
+  if (s.L == 0) return;
+  if (s.S == 0) {  // the forward was NaN: so is its gradient
+    std::fill(dq, dq + s.B * s.L * s.E, std::numeric_limits<T>::quiet_NaN());
+    return;
+  }
+  parallel_items(s.B, num_threads, [&](int, index_t lo, index_t hi) {
+    const index_t bq = std::min(kQueryBlock, s.L);
+    Scratch<T> p(static_cast<std::size_t>(bq * s.S)), dp(static_cast<std::size_t>(bq * s.S));
+    Scratch<T> rs(static_cast<std::size_t>(bq));
+    for (index_t b = lo; b < hi; ++b) {
+      const T *qb = q + b * s.L * s.E, *kb = k + b * s.S * s.E, *vb = v + b * s.S * s.Ev;
+      const T* maskb = mask ? mask + b * s.mask_stride : nullptr;
+      for (index_t q0 = 0; q0 < s.L; q0 += kQueryBlock) {
+        const index_t nq = std::min(kQueryBlock, s.L - q0);
+        const T* dob = dout + (b * s.L + q0) * s.Ev;
+        const T* ob = o + (b * s.L + q0) * s.Ev;
+        block_probabilities(s, scale, qb, kb, maskb, q0, nq, p.v.data());
+        // dV += P^T dO
+        gemm<T>(true, false, s.S, s.Ev, nq, T(1), p.v.data(), s.S, dob, s.Ev, T(1),
+                dv + b * s.S * s.Ev, s.Ev, 1);
+        // dP = dO V^T; dS = P * (dP - rowsum(dO * O))
+        gemm<T>(false, true, nq, s.S, s.Ev, T(1), dob, s.Ev, vb, s.Ev, T(0), dp.v.data(), s.S, 1);
+        for (index_t i = 0; i < nq; ++i) {
+          T acc = 0;
+          for (index_t j = 0; j < s.Ev; ++j) acc += dob[i * s.Ev + j] * ob[i * s.Ev + j];
+          rs.v[i] = acc;
+        }
+        for (index_t i = 0; i < nq; ++i) {
+          T* d = dp.v.data() + i * s.S;
+          const T* pr = p.v.data() + i * s.S;
+          const T r = rs.v[i];
+          for (index_t j = 0; j < s.S; ++j) d[j] = pr[j] * (d[j] - r);
+        }
+        // dQ = scale dS K; dK += scale dS^T Q
+        gemm<T>(false, false, nq, s.E, s.S, scale, dp.v.data(), s.S, kb, s.E, T(0),
+                dq + (b * s.L + q0) * s.E, s.E, 1);
+        gemm<T>(true, false, s.S, s.E, nq, scale, dp.v.data(), s.S, qb + q0 * s.E, s.E, T(1),
+                dk + b * s.S * s.E, s.E, 1);
+      }
+    }
+  });
+}
+
+template void attention_forward<float>(const AttentionShape&, float, const float*, const float*,
+                                       const float*, const float*, float*, int);
+template void attention_forward<double>(const AttentionShape&, double, const double*, const double*,
+                                        const double*, const double*, double*, int);
+template void attention_backward<float>(const AttentionShape&, float, const float*, const float*,
+                                        const float*, const float*, const float*, const float*,
+                                        float*, float*, float*, int);
+template void attention_backward<double>(const AttentionShape&, double, const double*,
+                                         const double*, const double*, const double*, const double*,
+                                         const double*, double*, double*, double*, int);
+
+}  // namespace axonal
