@@ -126,9 +126,10 @@ class LSTMSequence(Function):
         acts = np.empty((L, N, G), dt)
         hs[0], cs[0] = h0, c0
         w = np.ascontiguousarray(w_hh)
+        wt = np.ascontiguousarray(w_hh.T)  # (H, 4H): the steps' GEMMs read it as is, no packing
         for s in range(L):
             t = L - 1 - s if reverse else s
-            gates = _cpu.gemm(hs[s], w, xproj[t].copy(), beta=1.0, trans_b=True)
+            gates = _cpu.gemm(hs[s], wt, xproj[t].copy(), beta=1.0)
             h2, c2, act = _cpu.lstm_cell_forward(gates, cs[s])
             hs[s + 1], cs[s + 1], acts[s] = h2, c2, act
         out = hs[:0:-1] if reverse else hs[1:]
@@ -170,13 +171,14 @@ class GRUSequence(Function):
         ghn = np.empty((L, N, H), dt)  # h W_hn^T + b_hn
         hs[0] = h0
         w = np.ascontiguousarray(w_hh)
+        wt = np.ascontiguousarray(w_hh.T)  # (H, 3H): the steps' GEMMs read it as is, no packing
         bias = None if b_hh is None else np.broadcast_to(b_hh, (N, G))
         for s in range(L):
             t = L - 1 - s if reverse else s
             if bias is None:
-                gh = _cpu.gemm(hs[s], w, trans_b=True)
+                gh = _cpu.gemm(hs[s], wt)
             else:
-                gh = _cpu.gemm(hs[s], w, bias.copy(), beta=1.0, trans_b=True)
+                gh = _cpu.gemm(hs[s], wt, bias.copy(), beta=1.0)
             gi = xproj[t]
             rz[s] = _sigmoid(gi[:, : 2 * H] + gh[:, : 2 * H])
             r, z = rz[s, :, :H], rz[s, :, H:]
