@@ -52,11 +52,25 @@ void block_probabilities(const AttentionShape& s, T scale, const T* qb, const T*
       T* row = p + i * s.S;
       for (index_t j = 0; j < s.S; ++j) row[j] += m[j];
     }
+  constexpr T ninf = -std::numeric_limits<T>::infinity();
   if (s.causal)
     for (index_t i = 0; i < nq; ++i)
-      std::fill(p + i * s.S + std::min(s.S, q0 + i + 1), p + (i + 1) * s.S,
-                -std::numeric_limits<T>::infinity());
+      std::fill(p + i * s.S + std::min(s.S, q0 + i + 1), p + (i + 1) * s.S, ninf);
+  // A query that may attend to no key (its whole row at -inf) gets probabilities 0, so output 0
+  // and no gradient, as PyTorch's scaled_dot_product_attention (the softmax would give NaN).
+  bool blocked[kQueryBlock];
+  bool any = false;
+  for (index_t i = 0; i < nq; ++i) {
+    const T* row = p + i * s.S;
+    index_t j = 0;
+    while (j < s.S && row[j] == ninf) ++j;  // stops at the first key it may see
+    blocked[i] = j == s.S;
+    any = any || blocked[i];
+  }
   softmax_forward<T>(nq, s.S, 1, p, p, false, 1);
+  if (any)
+    for (index_t i = 0; i < nq; ++i)
+      if (blocked[i]) std::fill(p + i * s.S, p + (i + 1) * s.S, T(0));
 }
 
 template <typename T>
@@ -71,8 +85,8 @@ template <typename T>
 void attention_forward(const AttentionShape& s, T scale, const T* q, const T* k, const T* v,
                        const T* mask, T* o, int num_threads) {
   if (s.B <= 0 || s.L <= 0 || s.Ev <= 0) return;
-  if (s.S == 0) {  // nothing to attend to: an empty softmax, NaN as in PyTorch
-    std::fill(o, o + s.B * s.L * s.Ev, std::numeric_limits<T>::quiet_NaN());
+  if (s.S == 0) {  // nothing to attend to: 0, as in PyTorch
+    std::fill(o, o + s.B * s.L * s.Ev, T(0));
     return;
   }
   const index_t nblk = (s.L + kQueryBlock - 1) / kQueryBlock;
@@ -98,8 +112,8 @@ void attention_backward(const AttentionShape& s, T scale, const T* dout, const T
   std::fill(dk, dk + s.B * s.S * s.E, T(0));
   std::fill(dv, dv + s.B * s.S * s.Ev, T(0));
   if (s.L == 0) return;
-  if (s.S == 0) {  // the forward was NaN: so is its gradient
-    std::fill(dq, dq + s.B * s.L * s.E, std::numeric_limits<T>::quiet_NaN());
+  if (s.S == 0) {  // the output did not depend on the queries
+    std::fill(dq, dq + s.B * s.L * s.E, T(0));
     return;
   }
   parallel_items(s.B, num_threads, [&](int, index_t lo, index_t hi) {

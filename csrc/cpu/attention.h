@@ -5,7 +5,8 @@
 // (the same kernels, hence the same P) and forms
 //   dV += P^T dO,  dP = dO V^T,  dS = P * (dP - rowsum(dO * O)),  dQ = scale dS K,
 //   dK += scale dS^T Q.
-// A query that may attend to nothing (its whole row masked) gets NaN, as in PyTorch.
+// A query that may attend to no key (its whole row masked, or S = 0) gets output 0 and no gradient,
+// as PyTorch's scaled_dot_product_attention.
 #pragma once
 #include <cstdint>
 

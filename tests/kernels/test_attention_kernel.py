@@ -77,7 +77,36 @@ def test_threads_agree_and_edge_sizes():
     e = np.zeros((0, 4, 3))
     assert _cpu.attention_forward(e, np.zeros((0, 5, 3)), np.zeros((0, 5, 2))).shape == (0, 4, 2)
     nothing = _cpu.attention_forward(np.ones((1, 2, 3)), np.zeros((1, 0, 3)), np.zeros((1, 0, 2)))
-    assert nothing.shape == (1, 2, 2) and np.isnan(nothing).all()  # softmax over no keys
+    assert nothing.shape == (1, 2, 2) and np.all(nothing == 0)  # no keys: 0, as PyTorch
+
+
+def test_rows_without_visible_keys_give_zero_and_no_gradient():
+    rng = np.random.default_rng(3)
+    q, k, v = (rng.standard_normal(s) for s in ((2, 70, 4), (2, 6, 4), (2, 6, 3)))
+    mask = np.where(rng.random((2, 70, 6)) > 0.3, 0.0, -np.inf)
+    mask[:, :, 0] = 0.0
+    mask[0, 3] = -np.inf  # query 3 of item 0 sees nothing
+    mask[1, 66] = -np.inf  # and one in the second block of queries
+    o = _cpu.attention_forward(q, k, v, mask, False, 0.5)
+    assert np.all(o[0, 3] == 0) and np.all(o[1, 66] == 0)
+    do = rng.standard_normal(o.shape)
+    dq, dk, dv = _cpu.attention_backward(do, q, k, v, mask, o, False, 0.5)
+    assert np.all(dq[0, 3] == 0) and all(np.isfinite(a).all() for a in (dq, dk, dv))
+    # the reference without the blind queries (their rows of dO set to 0 contribute nothing)
+    do0 = do.copy()
+    do0[0, 3] = do0[1, 66] = 0.0
+    visible = mask.copy()
+    visible[0, 3] = visible[1, 66] = 0.0
+    wo, wdq, wdk, wdv = reference(q, k, v, visible, False, 0.5, do0)
+    rows = np.ones((2, 70), bool)
+    rows[0, 3] = rows[1, 66] = False
+    np.testing.assert_allclose(o[rows], wo[rows], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dq[rows], wdq[rows], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dk, wdk, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dv, wdv, rtol=1e-12, atol=1e-12)
+    nan_q = q.copy()
+    nan_q[1, 0, 0] = np.nan  # a NaN input stays NaN
+    assert np.isnan(_cpu.attention_forward(nan_q, k, v, None, False, 0.5)[1, 0]).all()
 
 
 def test_bad_arguments():

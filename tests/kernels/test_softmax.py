@@ -200,3 +200,13 @@ def test_torch_parity(dim, dtype):
         yt.backward(torch.tensor(g_np))
         np.testing.assert_allclose(y.numpy(), yt.detach().numpy(), **tol)
         np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), **tol)
+
+
+def test_ops_on_empty_tensors():
+    for shape, dim in (((3, 0), -1), ((0, 4), 1), ((2, 0, 3), 1)):
+        for fn in (F.softmax, F.log_softmax):
+            x = axonal.zeros(*shape, requires_grad=True)
+            y = fn(x, dim=dim)
+            assert y.shape == shape
+            y.sum().backward()
+            assert x.grad.shape == shape

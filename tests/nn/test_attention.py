@@ -51,10 +51,9 @@ def test_sdpa_matches_numpy_masks_scale_and_causal():
     causal = np.tril(np.ones((4, 6), bool))
     got = F.scaled_dot_product_attention(t(q), t(k), t(v), is_causal=True)
     np.testing.assert_allclose(got.numpy(), reference_sdpa(q, k, v, causal), **TOL64)
-    nothing = np.zeros((4, 6), bool)  # a query that may attend to nothing: NaN, as in PyTorch
-    assert np.isnan(
-        F.scaled_dot_product_attention(t(q), t(k), t(v), attn_mask=nothing).numpy()
-    ).all()
+    nothing = np.zeros((4, 6), bool)  # a query that may attend to nothing: 0, as in PyTorch
+    got = F.scaled_dot_product_attention(t(q), t(k), t(v), attn_mask=nothing)
+    assert np.all(got.numpy() == 0)
 
 
 def test_sdpa_gradcheck():
@@ -270,3 +269,84 @@ def test_transformer_init_and_errors():
         m(axonal.zeros(5, 3, 8), axonal.zeros(4, 2, 8))
     with pytest.raises(ValueError, match="must equal d_model = 8"):
         m(axonal.zeros(5, 3, 8), axonal.zeros(4, 3, 6))
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_fully_masked_rows_and_empty_sequences_match_torch(fused, monkeypatch):
+    torch = pytest.importorskip("torch")
+    import axonal.nn.attention as attn
+
+    monkeypatch.setattr(attn, "_HAS_KERNEL", fused)
+    rng = np.random.default_rng(7)
+    q, k, v = (rng.standard_normal(s) for s in ((2, 2, 4, 3), (2, 2, 5, 3), (2, 2, 5, 2)))
+    m = rng.random((2, 1, 4, 5)) > 0.4
+    m[0, 0, 1] = False  # a query of batch 0 sees no key
+    qa, ka, va = (t(a, True) for a in (q, k, v))
+    qt, kt, vt = (torch.tensor(a, requires_grad=True) for a in (q, k, v))
+    oa = F.scaled_dot_product_attention(qa, ka, va, attn_mask=m)
+    ot = torch.nn.functional.scaled_dot_product_attention(qt, kt, vt, attn_mask=torch.tensor(m))
+    np.testing.assert_allclose(oa.numpy(), ot.detach().numpy(), **TOL64)
+    oa.sum().backward()
+    ot.sum().backward()
+    for a, b in ((qa, qt), (ka, kt), (va, vt)):
+        assert np.isfinite(a.grad.numpy()).all()
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), **TOL64)
+    for shapes in (((1, 3, 4), (1, 0, 4), (1, 0, 2)), ((1, 0, 4), (1, 5, 4), (1, 5, 2))):
+        arrs = [np.ones(s) for s in shapes]
+        got = F.scaled_dot_product_attention(*(t(a) for a in arrs)).numpy()
+        want = torch.nn.functional.scaled_dot_product_attention(*map(torch.tensor, arrs))
+        assert got.shape == tuple(want.shape)
+        np.testing.assert_array_equal(got, want.numpy())
+
+
+def test_padding_plus_causal_in_a_transformer_layer_matches_torch():
+    """Left padding and a causal mask leave the first query of a padded sequence no key."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(8)
+    pt = torch.nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True).double()
+    ax = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True, dtype=np.float64)
+    load_from_torch(ax, pt)
+    x = rng.standard_normal((2, 4, 8))
+    kpm = np.zeros((2, 4), bool)
+    kpm[1, :2] = True
+    causal = np.triu(np.ones((4, 4), bool), 1)
+    xa, xt = t(x, True), torch.tensor(x, requires_grad=True)
+    ya = ax(xa, src_mask=causal, src_key_padding_mask=kpm)
+    yt = pt(xt, src_mask=torch.tensor(causal), src_key_padding_mask=torch.tensor(kpm))
+    np.testing.assert_allclose(ya.numpy(), yt.detach().numpy(), **TOL64)
+    ya.sum().backward()
+    yt.sum().backward()
+    for (name, p), q in zip(ax.named_parameters(), pt.parameters()):
+        assert np.isfinite(p.grad.numpy()).all(), name
+        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), err_msg=name, **TOL64)
+
+
+def test_learned_float_mask_gets_its_gradient():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(9)
+    q, k, v = (rng.standard_normal(s) for s in ((2, 5, 4), (2, 7, 4), (2, 7, 3)))
+    bias = rng.standard_normal((5, 7))
+    ba, bt = t(bias, True), torch.tensor(bias, requires_grad=True)
+    g = np.cos(q[..., :3])
+    oa = F.scaled_dot_product_attention(t(q), t(k), t(v), attn_mask=ba)
+    ot = torch.nn.functional.scaled_dot_product_attention(
+        *map(torch.tensor, (q, k, v)), attn_mask=bt
+    )
+    (oa * t(g)).sum().backward()
+    (ot * torch.tensor(g)).sum().backward()
+    np.testing.assert_allclose(ba.grad.numpy(), bt.grad.numpy(), **TOL64)
+    pt = torch.nn.MultiheadAttention(4, 2).double()
+    ax = nn.MultiheadAttention(4, 2, dtype=np.float64)
+    load_from_torch(ax, pt)
+    x = rng.standard_normal((5, 2, 4))
+    mb = rng.standard_normal((5, 5))
+    for need_weights in (True, False):
+        ba, bt = t(mb, True), torch.tensor(mb, requires_grad=True)
+        ax(t(x), t(x), t(x), attn_mask=ba, need_weights=need_weights)[0].sum().backward()
+        xt = torch.tensor(x)
+        pt(xt, xt, xt, attn_mask=bt, need_weights=need_weights)[0].sum().backward()
+        np.testing.assert_allclose(ba.grad.numpy(), bt.grad.numpy(), **TOL64)
+
+
+def test_rnn_flatten_parameters_is_accepted():
+    nn.LSTM(3, 4).flatten_parameters()  # PyTorch code calls it; nothing to do here

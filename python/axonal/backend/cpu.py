@@ -42,11 +42,14 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     if not batch:
         out = _cpu.gemm(a2, b2)
     elif b2.ndim == 2:
-        # (..., m, k) @ (k, n): one big GEMM over the flattened leading dimensions
-        out = _cpu.gemm(np.ascontiguousarray(a2).reshape(-1, k), b2).reshape(*batch, m, n)
+        # (..., m, k) @ (k, n): one big GEMM over the flattened leading dimensions (explicit
+        # sizes: reshape(-1, ...) is ambiguous for empty arrays)
+        rows = int(np.prod(batch)) * m
+        out = _cpu.gemm(np.ascontiguousarray(a2).reshape(rows, k), b2).reshape(*batch, m, n)
     else:
-        a3 = np.broadcast_to(a2, (*batch, m, k)).reshape(-1, m, k)
-        b3 = np.broadcast_to(b2, (*batch, k, n)).reshape(-1, k, n)
+        nbatch = int(np.prod(batch))
+        a3 = np.broadcast_to(a2, (*batch, m, k)).reshape(nbatch, m, k)
+        b3 = np.broadcast_to(b2, (*batch, k, n)).reshape(nbatch, k, n)
         out = _cpu.gemm_batched(a3, b3).reshape(*batch, m, n)
     if a.ndim == 1:
         out = out[..., 0, :]

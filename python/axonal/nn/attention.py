@@ -66,7 +66,8 @@ class _FusedAttention(Function):
     def forward(ctx: Any, q: Any, k: Any, v: Any, mask: Any, causal: bool, scale: float) -> Any:
         lead = q.shape[:-2]
         L, E, S, Ev = q.shape[-2], q.shape[-1], k.shape[-2], v.shape[-1]
-        q3, k3, v3 = (a.reshape(-1, *a.shape[-2:]) for a in (q, k, v))
+        B = math.prod(lead)  # explicit: reshape(-1, ...) is ambiguous for empty arrays
+        q3, k3, v3 = (a.reshape(B, *a.shape[-2:]) for a in (q, k, v))
         o = _cpu.attention_forward(q3, k3, v3, mask, causal, scale)
         ctx.save_for_backward(q3, k3, v3, o)
         ctx.args = (mask, causal, scale, lead, (L, E, S, Ev))
@@ -122,8 +123,9 @@ def scaled_dot_product_attention(
 ) -> Tensor:
     """``softmax(q k^T * scale + mask) v`` over the last two dimensions: query (..., L, E), key
     (..., S, E), value (..., S, Ev) -> (..., L, Ev); scale defaults to 1 / sqrt(E). A boolean
-    attn_mask is True where attention is allowed; ``is_causal`` masks keys after each query.
-    A query that may attend to nothing gets NaN, as in PyTorch."""
+    attn_mask is True where attention is allowed; ``is_causal`` masks keys after each query. A
+    query that may attend to no key gets 0 (and no gradient), as PyTorch's. A float attn_mask
+    that requires grad receives its gradient (a learned bias)."""
     op = "scaled_dot_product_attention"
     for name, t in (("query", query), ("key", key), ("value", value)):
         if not isinstance(t, Tensor) or t.dim() < 2:
@@ -137,8 +139,9 @@ def scaled_dot_product_attention(
     if is_causal and attn_mask is not None:
         raise ValueError(f"{op}: pass either attn_mask or is_causal=True, not both")
     L, S, E = query.shape[-2], key.shape[-2], query.shape[-1]
-    s = 1.0 / math.sqrt(E) if scale is None else float(scale)
-    if dropout_p == 0 and _fused_ok(query, key, value):
+    s = (1.0 / math.sqrt(E) if E else 1.0) if scale is None else float(scale)
+    learned = isinstance(attn_mask, Tensor) and attn_mask.requires_grad
+    if dropout_p == 0 and not learned and _fused_ok(query, key, value):
         add = None
         if attn_mask is not None:
             add = _additive(op, attn_mask, query.dtype, query._data, True)
@@ -147,12 +150,31 @@ def scaled_dot_product_attention(
     scores = ops.matmul(query * s, key.transpose(-2, -1))
     if is_causal:
         scores = scores + _new(_causal(L, S, scores.dtype, scores._data))
+    elif learned:
+        if attn_mask.dtype.kind != "f":
+            raise TypeError(f"{op}: a mask that requires grad must be floating point")
+        scores = scores + attn_mask
     elif attn_mask is not None:
         scores = scores + _new(_additive(op, attn_mask, scores.dtype, scores._data, True))
-    w = ops.softmax(scores, -1)
+    w = _safe_softmax(scores)
     if dropout_p > 0:
         w = F.dropout(w, dropout_p, True)
     return ops.matmul(w, value)
+
+
+def _safe_softmax(scores: Tensor) -> Tensor:
+    """Softmax over the last dimension with the rows that are all -inf set to 0 (no key visible)
+    instead of NaN, as PyTorch's scaled_dot_product_attention."""
+    raw = scores._data
+    if raw.shape[-1] == 0:  # no keys at all: an empty (..., L, 0) weight matrix
+        return scores * 0.0
+    blocked = xp_of(raw).isneginf(raw).all(axis=-1, keepdims=True)
+    if not bool(blocked.any()):
+        return ops.softmax(scores, -1)
+    # those rows go through the softmax as zeros (finite, so their backward stays finite) and
+    # come out as 0: no output and no gradient for a query that sees no key
+    w = ops.softmax(ops.masked_fill(scores, blocked, 0.0), -1)
+    return ops.masked_fill(w, blocked, 0.0)
 
 
 class MultiheadAttention(Module):
@@ -291,14 +313,18 @@ class MultiheadAttention(Module):
         vh = F.linear(v, wv, bv).reshape(S, N * h, d).transpose(0, 1)
         dt, raw = qh.dtype, qh._data
         add = None
+        learned = isinstance(attn_mask, Tensor) and attn_mask.requires_grad  # a learned bias
         if attn_mask is not None:
-            m = _additive(op, attn_mask, dt, raw, False)
-            if m.shape not in ((L, S), (N * h, L, S)):
+            mshape = tuple(np.shape(_raw(attn_mask)))
+            if mshape not in ((L, S), (N * h, L, S)):
                 raise ValueError(
                     f"{op}: attn_mask must have shape ({L}, {S}) or ({N * h}, {L}, {S}), got "
-                    f"{tuple(m.shape)}"
+                    f"{mshape}"
                 )
-            add = m
+            if learned and attn_mask.dtype.kind != "f":
+                raise TypeError(f"{op}: an attn_mask that requires grad must be floating point")
+            if not learned:
+                add = _additive(op, attn_mask, dt, raw, False)
         elif is_causal:
             add = _causal(L, S, dt, raw)
         if key_padding_mask is not None:
@@ -310,7 +336,7 @@ class MultiheadAttention(Module):
             m = xp_of(raw).broadcast_to(m[:, None, None, :], (N, h, 1, S)).reshape(N * h, 1, S)
             add = m if add is None else add + m
         dropout = self.dropout > 0 and self.training
-        if not need_weights and not dropout and _fused_ok(qh, kh, vh):
+        if not need_weights and not dropout and not learned and _fused_ok(qh, kh, vh):
             # no attention matrix wanted: the fused kernel (never materialises it)
             mask = _kernel_mask(add, (N * h,), L, S)
             o = _FusedAttention.apply(qh, kh, vh, mask, False, 1.0 / math.sqrt(d))
@@ -321,7 +347,10 @@ class MultiheadAttention(Module):
         scores = ops.bmm(qh * (1.0 / math.sqrt(d)), kh.transpose(1, 2))  # (N * h, L, S)
         if add is not None:
             scores = scores + _new(add)
-        w = ops.softmax(scores, -1)
+        if learned:
+            scores = scores + attn_mask
+        # as PyTorch: rows with no visible key give NaN weights, but 0 outputs without weights
+        w = ops.softmax(scores, -1) if need_weights else _safe_softmax(scores)
         if dropout:
             w = F.dropout(w, self.dropout, True)
         out = ops.bmm(w, vh).transpose(0, 1).reshape(L * N, E)

@@ -135,6 +135,9 @@ class RNNBase(Module):
         for p in self.parameters():
             init.uniform_(p, -bound, bound)
 
+    def flatten_parameters(self) -> None:
+        """A no-op, for code written for PyTorch (whose cuDNN path wants one weight buffer)."""
+
     def _params(self, index: int) -> tuple:
         return tuple(None if n is None else getattr(self, n) for n in self._names[index])
 

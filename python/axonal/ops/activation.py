@@ -212,6 +212,8 @@ class Softmax(Function):
         k = ctx.k = _softmax_kernels(a)
         if k is not None:
             out = k.softmax_forward(a, dim)
+        elif a.size == 0:  # an empty tensor (or an empty axis): nothing to normalise
+            out = a.copy()
         else:
             xp = xp_of(a)
             m = a.max(axis=dim, keepdims=True)
@@ -241,6 +243,8 @@ class LogSoftmax(Function):
         k = ctx.k = _softmax_kernels(a)
         if k is not None:
             out = k.log_softmax_forward(a, dim)
+        elif a.size == 0:
+            out = a.copy()
         else:
             xp = xp_of(a)
             m = a.max(axis=dim, keepdims=True)
