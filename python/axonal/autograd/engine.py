@@ -114,6 +114,12 @@ def run_backward(
                 if type(g) is _MultiGrad:
                     grads_in = n.backward(n, *_materialize(n, g))
                 else:
+                    odt = n.__dict__.get("_odt")
+                    if odt is not None and not create_graph and g.dtype != odt:
+                        # a gradient wider than the output (float32 output used in a float64
+                        # op): the output's dtype, as PyTorch, so the kernels see one dtype
+                        if g.dtype.kind == "f" and odt.kind == "f":
+                            g = g.astype(odt)
                     grads_in = n.backward(n, g)
                 if type(grads_in) is not tuple:
                     grads_in = (grads_in,)

@@ -141,6 +141,7 @@ class Function:
         if not rg:
             return _new(out)
         t = _new(out, True, ctx)
+        ctx._odt = out.dtype  # the engine casts this node's incoming gradient to it
         ctx._hooks = None
         s = ctx._saved
         ctx._vcheck = _versions(s, args, out, t) if s is not None else None
@@ -292,6 +293,8 @@ def _materialize(node: Function, slots: list) -> list:
             g = xp.zeros(shape, dtype)
             if _graph_mode:
                 g = _new(g)
+        elif not _graph_mode and g.dtype != dtype and g.dtype.kind == "f":
+            g = g.astype(dtype)  # a wider gradient (float64 from a mixed op): the output's dtype
         out.append(g)
     return out
 
