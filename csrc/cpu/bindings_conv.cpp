@@ -842,6 +842,76 @@ py::array matrix_like_3d(const py::object& o, const char* op, const char* name, 
   return dense(x);
 }
 
+// One LSTM layer and direction over a sequence (the recurrence in C++; see lstm_cell.h).
+py::tuple lstm_sequence_forward_py(const py::object& xproj_obj, const py::object& h0_obj,
+                                   const py::object& c0_obj, const py::object& wt_obj,
+                                   bool reverse) {
+  const char* op = "lstm_sequence";
+  py::array xproj = as_array(xproj_obj, op, "xproj");
+  const DType dt = dtype_of(xproj, op, "xproj");
+  AX_CHECK(xproj.ndim() == 3 && xproj.shape(2) % 4 == 0, op,
+           ": xproj must be (L, N, 4H), got shape ", shape_str(xproj));
+  const index_t L = xproj.shape(0), N = xproj.shape(1), H = xproj.shape(2) / 4;
+  xproj = dense(xproj);
+  py::array h0 = matrix_arg(h0_obj, op, "h0", dt, N, H);
+  py::array c0 = matrix_arg(c0_obj, op, "c0", dt, N, H);
+  py::array wt = matrix_arg(wt_obj, op, "w_hh^T", dt, H, 4 * H);
+  const int nt = axonal::get_num_threads();
+  auto run = [&](auto tag) -> py::tuple {
+    using T = decltype(tag);
+    py::array_t<T> hs(std::vector<py::ssize_t>{L + 1, N, H}),
+        cs(std::vector<py::ssize_t>{L + 1, N, H});
+    py::array_t<T> acts(std::vector<py::ssize_t>{L, N, 4 * H});
+    T *hp = hs.mutable_data(), *cp = cs.mutable_data(), *ap = acts.mutable_data();
+    std::copy(cptr<T>(h0), cptr<T>(h0) + N * H, hp);
+    std::copy(cptr<T>(c0), cptr<T>(c0) + N * H, cp);
+    const T *xp = cptr<T>(xproj), *wp = cptr<T>(wt);
+    {
+      py::gil_scoped_release rel;
+      axonal::lstm_sequence_forward<T>(L, N, H, xp, wp, reverse, hp, cp, ap, nt);
+    }
+    return py::make_tuple(hs, cs, acts);
+  };
+  return dt == DType::f32 ? run(float{}) : run(double{});
+}
+
+py::tuple lstm_sequence_backward_py(const py::object& dout_obj, const py::object& dhn_obj,
+                                    const py::object& dcn_obj, const py::object& hs_obj,
+                                    const py::object& cs_obj, const py::object& acts_obj,
+                                    const py::object& w_obj, bool reverse) {
+  const char* op = "lstm_sequence_backward";
+  py::array acts = as_array(acts_obj, op, "acts");
+  const DType dt = dtype_of(acts, op, "acts");
+  AX_CHECK(acts.ndim() == 3 && acts.shape(2) % 4 == 0, op, ": acts must be (L, N, 4H), got ",
+           shape_str(acts));
+  const index_t L = acts.shape(0), N = acts.shape(1), H = acts.shape(2) / 4;
+  acts = dense(acts);
+  py::array dout = matrix_like_3d(dout_obj, op, "grad_output", dt, L, N, H);
+  py::array hs = matrix_like_3d(hs_obj, op, "hs", dt, L + 1, N, H);
+  py::array cs = matrix_like_3d(cs_obj, op, "cs", dt, L + 1, N, H);
+  py::array dhn = matrix_arg(dhn_obj, op, "grad_h_n", dt, N, H);
+  py::array dcn = matrix_arg(dcn_obj, op, "grad_c_n", dt, N, H);
+  py::array w = matrix_arg(w_obj, op, "w_hh", dt, 4 * H, H);
+  const int nt = axonal::get_num_threads();
+  auto run = [&](auto tag) -> py::tuple {
+    using T = decltype(tag);
+    py::array_t<T> dx(std::vector<py::ssize_t>{L, N, 4 * H});
+    py::array_t<T> dh0(std::vector<py::ssize_t>{N, H}), dc0(std::vector<py::ssize_t>{N, H});
+    py::array_t<T> dw(std::vector<py::ssize_t>{4 * H, H});
+    const T *dop = cptr<T>(dout), *dhp = cptr<T>(dhn), *dcp = cptr<T>(dcn);
+    const T *hp = cptr<T>(hs), *cp = cptr<T>(cs), *ap = cptr<T>(acts), *wp = cptr<T>(w);
+    T *dxp = dx.mutable_data(), *dh0p = dh0.mutable_data(), *dc0p = dc0.mutable_data();
+    T* dwp = dw.mutable_data();
+    {
+      py::gil_scoped_release rel;
+      axonal::lstm_sequence_backward<T>(L, N, H, dop, dhp, dcp, hp, cp, ap, wp, reverse, dxp, dh0p,
+                                        dc0p, dwp, nt);
+    }
+    return py::make_tuple(dx, dh0, dc0, dw);
+  };
+  return dt == DType::f32 ? run(float{}) : run(double{});
+}
+
 // ------------------------------------------------------------------ scaled dot-product attention
 // q (B, L, E), k (B, S, E), v (B, S, Ev), mask None / (L, S) / (B, L, S) additive, all one dtype.
 struct AttentionArgs {
@@ -993,4 +1063,11 @@ void register_conv_bindings(py::module_& m) {
   m.def("attention_backward", &attention_backward_py, py::arg("grad_output"), py::arg("q"),
         py::arg("k"), py::arg("v"), py::arg("mask"), py::arg("output"), py::arg("causal") = false,
         py::arg("scale") = 1.0, "Gradient of attention_forward -> (dq, dk, dv).");
+  m.def("lstm_sequence_forward", &lstm_sequence_forward_py, py::arg("xproj"), py::arg("h0"),
+        py::arg("c0"), py::arg("w_hh_t"), py::arg("reverse") = false,
+        "One LSTM layer and direction over a sequence -> (hs (L+1, N, H), cs, acts (L, N, 4H)).");
+  m.def("lstm_sequence_backward", &lstm_sequence_backward_py, py::arg("grad_output"),
+        py::arg("grad_h_n"), py::arg("grad_c_n"), py::arg("hs"), py::arg("cs"), py::arg("acts"),
+        py::arg("w_hh"), py::arg("reverse") = false,
+        "Backpropagation through time of lstm_sequence_forward -> (dxproj, dh0, dc0, dw_hh).");
 }

@@ -5,8 +5,10 @@
 #include <algorithm>
 #include <cmath>
 #include <type_traits>
+#include <vector>
 
 #include "cpu/cpu_features.h"
+#include "cpu/gemm.h"
 
 #ifdef AXONAL_OPENMP
 #include <omp.h>
@@ -109,6 +111,56 @@ void lstm_cell_backward(index_t N, index_t H, const T* dh, const T* dc, const T*
     backward_rows(lo, hi, H, dh, dc, act, c, c2, dgates, dc_prev);
   });
 }
+
+template <typename T>
+void lstm_sequence_forward(index_t L, index_t N, index_t H, const T* xproj, const T* wt,
+                           bool reverse, T* hs, T* cs, T* acts, int num_threads) {
+  const index_t G = 4 * H, NH = N * H, NG = N * G;
+  std::vector<T> gates(static_cast<std::size_t>(NG));
+  for (index_t s = 0; s < L; ++s) {
+    const index_t t = reverse ? L - 1 - s : s;
+    std::copy(xproj + t * NG, xproj + (t + 1) * NG, gates.begin());
+    gemm<T>(false, false, N, G, H, T(1), hs + s * NH, H, wt, G, T(1), gates.data(), G, num_threads);
+    lstm_cell_forward<T>(N, H, gates.data(), cs + s * NH, acts + s * NG, cs + (s + 1) * NH,
+                         hs + (s + 1) * NH, num_threads);
+  }
+}
+
+template <typename T>
+void lstm_sequence_backward(index_t L, index_t N, index_t H, const T* dout, const T* dhn,
+                            const T* dcn, const T* hs, const T* cs, const T* acts, const T* w,
+                            bool reverse, T* dxproj, T* dh0, T* dc0, T* dw, int num_threads) {
+  const index_t G = 4 * H, NH = N * H, NG = N * G;
+  std::vector<T> dgs(static_cast<std::size_t>(L * NG));  // processing order
+  std::vector<T> dh(dhn, dhn + NH), dc(dcn, dcn + NH), dct(static_cast<std::size_t>(NH));
+  for (index_t s = L - 1; s >= 0; --s) {
+    const index_t t = reverse ? L - 1 - s : s;
+    for (index_t i = 0; i < NH; ++i) dh[i] += dout[t * NH + i];
+    lstm_cell_backward<T>(N, H, dh.data(), dc.data(), acts + s * NG, cs + s * NH, cs + (s + 1) * NH,
+                          dgs.data() + s * NG, dct.data(), num_threads);
+    std::swap(dc, dct);
+    gemm<T>(false, false, N, H, G, T(1), dgs.data() + s * NG, G, w, H, T(0), dh.data(), H,
+            num_threads);
+    std::copy(dgs.begin() + s * NG, dgs.begin() + (s + 1) * NG, dxproj + t * NG);
+  }
+  std::copy(dh.begin(), dh.end(), dh0);
+  std::copy(dc.begin(), dc.end(), dc0);
+  // dW_hh = sum_s dgates_s^T h_s: (4H, L N) @ (L N, H)
+  gemm<T>(true, false, G, H, L * N, T(1), dgs.data(), G, hs, H, T(0), dw, H, num_threads);
+}
+
+template void lstm_sequence_forward<float>(index_t, index_t, index_t, const float*, const float*,
+                                           bool, float*, float*, float*, int);
+template void lstm_sequence_forward<double>(index_t, index_t, index_t, const double*, const double*,
+                                            bool, double*, double*, double*, int);
+template void lstm_sequence_backward<float>(index_t, index_t, index_t, const float*, const float*,
+                                            const float*, const float*, const float*, const float*,
+                                            const float*, bool, float*, float*, float*, float*,
+                                            int);
+template void lstm_sequence_backward<double>(index_t, index_t, index_t, const double*,
+                                             const double*, const double*, const double*,
+                                             const double*, const double*, const double*, bool,
+                                             double*, double*, double*, double*, int);
 
 template void lstm_cell_forward<float>(index_t, index_t, const float*, const float*, float*, float*,
                                        float*, int);

@@ -23,6 +23,22 @@ template <typename T>
 void lstm_cell_backward(index_t N, index_t H, const T* dh, const T* dc, const T* act, const T* c,
                         const T* c2, T* dgates, T* dc_prev, int num_threads);
 
+// One layer and direction over a whole sequence (steps in processing order s = 0 .. L-1, time
+// t = s, or L-1-s when reverse): gates = xproj[t] + h_s wt (wt = W_hh^T, (H, 4H)), then the cell.
+//   xproj: (L, N, 4H), hs: (L+1, N, H) and cs: (L+1, N, H) with hs[0], cs[0] the initial state
+//   -> hs[1..L], cs[1..L], acts: (L, N, 4H)
+template <typename T>
+void lstm_sequence_forward(index_t L, index_t N, index_t H, const T* xproj, const T* wt,
+                           bool reverse, T* hs, T* cs, T* acts, int num_threads);
+
+// Backpropagation through time from dout: (L, N, H) (time order), dh_n, dc_n: (N, H) and the
+// forward's hs, cs, acts; w = W_hh (4H, H) -> dxproj: (L, N, 4H) (time order), dh0, dc0: (N, H),
+// dw: (4H, H) (the gradient of W_hh, one GEMM over all steps).
+template <typename T>
+void lstm_sequence_backward(index_t L, index_t N, index_t H, const T* dout, const T* dhn,
+                            const T* dcn, const T* hs, const T* cs, const T* acts, const T* w,
+                            bool reverse, T* dxproj, T* dh0, T* dc0, T* dw, int num_threads);
+
 // AVX2/FMA float32 rows [r0, r1) (lstm_cell_avx2.cpp)
 void lstm_cell_forward_f32_avx2(index_t r0, index_t r1, index_t H, const float* gates,
                                 const float* c, float* act, float* c2, float* h2);

@@ -141,3 +141,49 @@ def test_bad_arguments():
         _cpu.lstm_cell_backward(h2, np.zeros((3, 3), np.float32), act, c, c2)
     with pytest.raises(ValueError, match=r"lstm_cell_backward: act must have shape \(2, 12\)"):
         _cpu.lstm_cell_backward(h2, None, act[:, :8], c, c2)
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_sequence_matches_step_by_step(simd, reverse):
+    """lstm_sequence_forward / backward (the recurrence in C++) against the cell kernel and
+    NumPy GEMMs step by step, float64."""
+    rng = np.random.default_rng(5)
+    L, N, H = 7, 3, 9
+    xproj = rng.standard_normal((L, N, 4 * H))
+    h0, c0 = rng.standard_normal((N, H)), rng.standard_normal((N, H))
+    w = rng.standard_normal((4 * H, H)) * 0.3
+    hs, cs, acts = _cpu.lstm_sequence_forward(xproj, h0, c0, np.ascontiguousarray(w.T), reverse)
+    order = range(L - 1, -1, -1) if reverse else range(L)
+    h, c = h0, c0
+    for s, t in enumerate(order):
+        h, c, act = _cpu.lstm_cell_forward(xproj[t] + h @ w.T, c)
+        np.testing.assert_allclose(hs[s + 1], h, rtol=1e-12, atol=1e-13)
+        np.testing.assert_allclose(cs[s + 1], c, rtol=1e-12, atol=1e-13)
+        np.testing.assert_allclose(acts[s], act, rtol=1e-12, atol=1e-13)
+    dout = rng.standard_normal((L, N, H))
+    dhn, dcn = rng.standard_normal((N, H)), rng.standard_normal((N, H))
+    dx, dh0, dc0, dw = _cpu.lstm_sequence_backward(dout, dhn, dcn, hs, cs, acts, w, reverse)
+    dh, dc, want_dw = dhn, dcn, np.zeros_like(w)
+    want_dx = np.zeros_like(xproj)
+    for s in range(L - 1, -1, -1):
+        t = list(order)[s]
+        dg, dc = _cpu.lstm_cell_backward(dh + dout[t], dc, acts[s], cs[s], cs[s + 1])
+        want_dx[t] = dg
+        want_dw += dg.T @ hs[s]
+        dh = dg @ w
+    for got, want in ((dx, want_dx), (dh0, dh), (dc0, dc), (dw, want_dw)):
+        np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-12)
+
+
+def test_sequence_bad_arguments():
+    x = np.zeros((4, 2, 12), np.float32)
+    h = np.zeros((2, 3), np.float32)
+    with pytest.raises(ValueError, match=r"lstm_sequence: w_hh\^T must have shape \(3, 12\)"):
+        _cpu.lstm_sequence_forward(x, h, h, np.zeros((12, 3), np.float32))
+    with pytest.raises(ValueError, match=r"lstm_sequence: xproj must be \(L, N, 4H\)"):
+        _cpu.lstm_sequence_forward(x[..., :10], h, h, np.zeros((3, 12), np.float32))
+    with pytest.raises(ValueError, match=r"lstm_sequence: h0 must have shape \(2, 3\)"):
+        _cpu.lstm_sequence_forward(x, h[:1], h, np.zeros((3, 12), np.float32))
+    hs, cs, acts = _cpu.lstm_sequence_forward(x, h, h, np.zeros((3, 12), np.float32))
+    with pytest.raises(ValueError, match=r"lstm_sequence_backward: grad_output must have shape"):
+        _cpu.lstm_sequence_backward(x, h, h, hs, cs, acts, np.zeros((12, 3), np.float32))

@@ -23,7 +23,7 @@ from ..autograd.function import Function
 from ._util import xp_of
 from .activation import _sigmoid
 
-_HAS_LSTM_KERNEL = hasattr(_cpu, "lstm_cell_forward")
+_HAS_LSTM_KERNEL = hasattr(_cpu, "lstm_sequence_forward")
 
 
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
@@ -112,46 +112,26 @@ class GRUCellPointwise(Function):
 class LSTMSequence(Function):
     """One LSTM layer and direction over a whole sequence, on NumPy float32/float64 arrays:
     (xproj (L, N, 4H) = x W_ih^T + b_ih + b_hh, h0 (N, H), c0 (N, H), w_hh (4H, H), reverse)
-    -> (out (L, N, H), h_n, c_n). Each step is one GEMM (into a copy of xproj[t]) and one cell
-    kernel call; the backward runs backpropagation through time step by step and forms the
-    gradient of w_hh as one GEMM over all steps, without a graph node per step."""
+    -> (out (L, N, H), h_n, c_n). The recurrence runs in C++ (``_cpu.lstm_sequence_forward``:
+    per step one GEMM into a copy of xproj[t] and one cell-kernel call); the backward runs
+    backpropagation through time there too and forms the gradient of w_hh as one GEMM over all
+    steps, without a graph node per step."""
 
     @staticmethod
     def forward(ctx: Any, xproj: Any, h0: Any, c0: Any, w_hh: Any, reverse: bool) -> tuple:
-        L, N, G = xproj.shape
-        H = G // 4
-        dt = xproj.dtype
-        hs = np.empty((L + 1, N, H), dt)  # hidden states in processing order, hs[0] = h0
-        cs = np.empty((L + 1, N, H), dt)
-        acts = np.empty((L, N, G), dt)
-        hs[0], cs[0] = h0, c0
-        w = np.ascontiguousarray(w_hh)
-        wt = np.ascontiguousarray(w_hh.T)  # (H, 4H): the steps' GEMMs read it as is, no packing
-        for s in range(L):
-            t = L - 1 - s if reverse else s
-            gates = _cpu.gemm(hs[s], wt, xproj[t].copy(), beta=1.0)
-            h2, c2, act = _cpu.lstm_cell_forward(gates, cs[s])
-            hs[s + 1], cs[s + 1], acts[s] = h2, c2, act
-        out = hs[:0:-1] if reverse else hs[1:]
-        ctx.save_for_backward(hs, cs, acts, w)
+        L = xproj.shape[0]
+        wt = np.ascontiguousarray(w_hh.T)  # (H, 4H): the steps' GEMMs read it as is
+        hs, cs, acts = _cpu.lstm_sequence_forward(xproj, h0, c0, wt, reverse)
+        out = hs[:0:-1] if reverse else hs[1:]  # processing order -> time order
+        ctx.save_for_backward(hs, cs, acts, w_hh.copy())
         ctx.reverse = reverse
         return np.ascontiguousarray(out), hs[L].copy(), cs[L].copy()
 
     @staticmethod
     def backward(ctx: Any, dout: Any, dhn: Any, dcn: Any) -> tuple:
         hs, cs, acts, w = ctx.saved_tensors
-        L, N, G = acts.shape
-        H = G // 4
-        dgs = np.empty_like(acts)  # gate gradients in processing order
-        dh, dc = np.ascontiguousarray(dhn), np.ascontiguousarray(dcn)
-        for s in range(L - 1, -1, -1):
-            t = L - 1 - s if ctx.reverse else s
-            dg, dc = _cpu.lstm_cell_backward(dh + dout[t], dc, acts[s], cs[s], cs[s + 1])
-            dgs[s] = dg
-            dh = _cpu.gemm(dg, w)
-        dw = _cpu.gemm(dgs.reshape(L * N, G), hs[:L].reshape(L * N, H), trans_a=True)
-        dxproj = dgs[::-1] if ctx.reverse else dgs
-        return np.ascontiguousarray(dxproj), dh, dc, dw, None
+        dx, dh0, dc0, dw = _cpu.lstm_sequence_backward(dout, dhn, dcn, hs, cs, acts, w, ctx.reverse)
+        return dx, dh0, dc0, dw, None
 
 
 class GRUSequence(Function):
@@ -186,7 +166,7 @@ class GRUSequence(Function):
             ns[s] = np.tanh(gi[:, 2 * H :] + r * ghn[s])
             hs[s + 1] = (1.0 - z) * ns[s] + z * hs[s]
         out = hs[:0:-1] if reverse else hs[1:]
-        ctx.save_for_backward(hs, rz, ns, ghn, w)
+        ctx.save_for_backward(hs, rz, ns, ghn, w.copy())
         ctx.reverse, ctx.has_bias = reverse, b_hh is not None
         return np.ascontiguousarray(out), hs[L].copy()
 
