@@ -11,34 +11,13 @@
 
 #include "cpu/gemm.h"
 #include "cpu/softmax.h"
-
-#ifdef AXONAL_OPENMP
-#include <omp.h>
-#endif
+#include "cpu/threads.h"
 
 namespace axonal {
 
 namespace {
 
 constexpr index_t kQueryBlock = 64;
-
-template <class F>
-void parallel_items(index_t items, int nt, F&& body) {
-  const int nth = static_cast<int>(std::max<index_t>(1, std::min<index_t>(nt, items)));
-#ifdef AXONAL_OPENMP
-  if (nth > 1) {
-#pragma omp parallel num_threads(nth)
-    {
-      const int tid = omp_get_thread_num(), n = omp_get_num_threads();
-      const index_t q = items / n, r = items % n;
-      const index_t lo = tid * q + std::min<index_t>(tid, r);
-      body(tid, lo, lo + q + (tid < r ? 1 : 0));
-    }
-    return;
-  }
-#endif
-  body(0, 0, items);
-}
 
 // Probabilities of the query rows [q0, q0 + nq) of item b in p (nq x S): scores, mask, causal
 // mask, row softmax.
@@ -73,12 +52,6 @@ void block_probabilities(const AttentionShape& s, T scale, const T* qb, const T*
       if (blocked[i]) std::fill(p + i * s.S, p + (i + 1) * s.S, T(0));
 }
 
-template <typename T>
-struct Scratch {
-  std::vector<T> v;
-  explicit Scratch(std::size_t n) : v(n) {}
-};
-
 }  // namespace
 
 template <typename T>
@@ -90,15 +63,14 @@ void attention_forward(const AttentionShape& s, T scale, const T* q, const T* k,
     return;
   }
   const index_t nblk = (s.L + kQueryBlock - 1) / kQueryBlock;
-  parallel_items(s.B * nblk, num_threads, [&](int, index_t lo, index_t hi) {
-    Scratch<T> p(static_cast<std::size_t>(std::min(kQueryBlock, s.L) * s.S));
+  parallel_chunks(s.B * nblk, num_threads, [&](index_t lo, index_t hi) {
+    std::vector<T> p(static_cast<std::size_t>(std::min(kQueryBlock, s.L) * s.S));
     for (index_t it = lo; it < hi; ++it) {
       const index_t b = it / nblk, q0 = (it % nblk) * kQueryBlock;
       const index_t nq = std::min(kQueryBlock, s.L - q0);
       const T* maskb = mask ? mask + b * s.mask_stride : nullptr;
-      block_probabilities(s, scale, q + b * s.L * s.E, k + b * s.S * s.E, maskb, q0, nq,
-                          p.v.data());
-      gemm<T>(false, false, nq, s.Ev, s.S, T(1), p.v.data(), s.S, v + b * s.S * s.Ev, s.Ev, T(0),
+      block_probabilities(s, scale, q + b * s.L * s.E, k + b * s.S * s.E, maskb, q0, nq, p.data());
+      gemm<T>(false, false, nq, s.Ev, s.S, T(1), p.data(), s.S, v + b * s.S * s.Ev, s.Ev, T(0),
               o + (b * s.L + q0) * s.Ev, s.Ev, 1);
     }
   });
@@ -116,10 +88,10 @@ void attention_backward(const AttentionShape& s, T scale, const T* dout, const T
     std::fill(dq, dq + s.B * s.L * s.E, T(0));
     return;
   }
-  parallel_items(s.B, num_threads, [&](int, index_t lo, index_t hi) {
+  parallel_chunks(s.B, num_threads, [&](index_t lo, index_t hi) {
     const index_t bq = std::min(kQueryBlock, s.L);
-    Scratch<T> p(static_cast<std::size_t>(bq * s.S)), dp(static_cast<std::size_t>(bq * s.S));
-    Scratch<T> rs(static_cast<std::size_t>(bq));
+    std::vector<T> p(static_cast<std::size_t>(bq * s.S)), dp(p.size());
+    std::vector<T> rs(static_cast<std::size_t>(bq));
     for (index_t b = lo; b < hi; ++b) {
       const T *qb = q + b * s.L * s.E, *kb = k + b * s.S * s.E, *vb = v + b * s.S * s.Ev;
       const T* maskb = mask ? mask + b * s.mask_stride : nullptr;
@@ -127,27 +99,27 @@ void attention_backward(const AttentionShape& s, T scale, const T* dout, const T
         const index_t nq = std::min(kQueryBlock, s.L - q0);
         const T* dob = dout + (b * s.L + q0) * s.Ev;
         const T* ob = o + (b * s.L + q0) * s.Ev;
-        block_probabilities(s, scale, qb, kb, maskb, q0, nq, p.v.data());
+        block_probabilities(s, scale, qb, kb, maskb, q0, nq, p.data());
         // dV += P^T dO
-        gemm<T>(true, false, s.S, s.Ev, nq, T(1), p.v.data(), s.S, dob, s.Ev, T(1),
+        gemm<T>(true, false, s.S, s.Ev, nq, T(1), p.data(), s.S, dob, s.Ev, T(1),
                 dv + b * s.S * s.Ev, s.Ev, 1);
         // dP = dO V^T; dS = P * (dP - rowsum(dO * O))
-        gemm<T>(false, true, nq, s.S, s.Ev, T(1), dob, s.Ev, vb, s.Ev, T(0), dp.v.data(), s.S, 1);
+        gemm<T>(false, true, nq, s.S, s.Ev, T(1), dob, s.Ev, vb, s.Ev, T(0), dp.data(), s.S, 1);
         for (index_t i = 0; i < nq; ++i) {
           T acc = 0;
           for (index_t j = 0; j < s.Ev; ++j) acc += dob[i * s.Ev + j] * ob[i * s.Ev + j];
-          rs.v[i] = acc;
+          rs[i] = acc;
         }
         for (index_t i = 0; i < nq; ++i) {
-          T* d = dp.v.data() + i * s.S;
-          const T* pr = p.v.data() + i * s.S;
-          const T r = rs.v[i];
+          T* d = dp.data() + i * s.S;
+          const T* pr = p.data() + i * s.S;
+          const T r = rs[i];
           for (index_t j = 0; j < s.S; ++j) d[j] = pr[j] * (d[j] - r);
         }
         // dQ = scale dS K; dK += scale dS^T Q
-        gemm<T>(false, false, nq, s.E, s.S, scale, dp.v.data(), s.S, kb, s.E, T(0),
+        gemm<T>(false, false, nq, s.E, s.S, scale, dp.data(), s.S, kb, s.E, T(0),
                 dq + (b * s.L + q0) * s.E, s.E, 1);
-        gemm<T>(true, false, s.S, s.E, nq, scale, dp.v.data(), s.S, qb + q0 * s.E, s.E, T(1),
+        gemm<T>(true, false, s.S, s.E, nq, scale, dp.data(), s.S, qb + q0 * s.E, s.E, T(1),
                 dk + b * s.S * s.E, s.E, 1);
       }
     }

@@ -9,10 +9,7 @@
 
 #include "cpu/cpu_features.h"
 #include "cpu/gemm.h"
-
-#ifdef AXONAL_OPENMP
-#include <omp.h>
-#endif
+#include "cpu/threads.h"
 
 namespace axonal {
 
@@ -62,25 +59,9 @@ void backward_rows(index_t r0, index_t r1, index_t H, const T* dh, const T* dc, 
   }
 }
 
-// body(lo, hi) over rows [0, N) in contiguous chunks on up to nt threads.
-template <class F>
-void split_rows(index_t N, index_t H, int nt, F&& body) {
-  const index_t want = std::max<index_t>(1, N * H / kElemsPerThread);
-  const int nth = static_cast<int>(std::min<index_t>({static_cast<index_t>(nt), want, N}));
-#ifdef AXONAL_OPENMP
-  if (nth > 1) {
-#pragma omp parallel num_threads(nth)
-    {
-      const int tid = omp_get_thread_num(), n = omp_get_num_threads();
-      const index_t q = N / n, rem = N % n;
-      const index_t lo = tid * q + std::min<index_t>(tid, rem);
-      body(lo, lo + q + (tid < rem ? 1 : 0));
-    }
-    return;
-  }
-#endif
-  (void)nth;
-  body(0, N);
+// Threads for a pass over N rows of H units: one per kElemsPerThread units, at most nt.
+inline int threads_for(index_t N, index_t H, int nt) {
+  return static_cast<int>(std::min<index_t>(nt, std::max<index_t>(1, N * H / kElemsPerThread)));
 }
 
 }  // namespace
@@ -89,7 +70,7 @@ template <typename T>
 void lstm_cell_forward(index_t N, index_t H, const T* gates, const T* c, T* act, T* c2, T* h2,
                        int num_threads) {
   if (N <= 0 || H <= 0) return;
-  split_rows(N, H, num_threads, [&](index_t lo, index_t hi) {
+  parallel_chunks(N, threads_for(N, H, num_threads), [&](index_t lo, index_t hi) {
 #ifdef AXONAL_X86
     if constexpr (std::is_same<T, float>::value)
       if (simd_avx2()) return lstm_cell_forward_f32_avx2(lo, hi, H, gates, c, act, c2, h2);
@@ -102,7 +83,7 @@ template <typename T>
 void lstm_cell_backward(index_t N, index_t H, const T* dh, const T* dc, const T* act, const T* c,
                         const T* c2, T* dgates, T* dc_prev, int num_threads) {
   if (N <= 0 || H <= 0) return;
-  split_rows(N, H, num_threads, [&](index_t lo, index_t hi) {
+  parallel_chunks(N, threads_for(N, H, num_threads), [&](index_t lo, index_t hi) {
 #ifdef AXONAL_X86
     if constexpr (std::is_same<T, float>::value)
       if (simd_avx2())

@@ -8,10 +8,7 @@
 #include <type_traits>
 
 #include "cpu/cpu_features.h"
-
-#ifdef AXONAL_OPENMP
-#include <omp.h>
-#endif
+#include "cpu/threads.h"
 
 namespace axonal {
 
@@ -81,25 +78,10 @@ void backward_lines(index_t D, index_t inner, index_t c0, index_t c1, const T* d
   }
 }
 
-// body(lo, hi) over [0, items) in contiguous chunks on up to nt threads.
-template <class F>
-void split_items(index_t items, index_t total_elems, int nt, F&& body) {
-  const index_t want = std::max<index_t>(1, total_elems / kElemsPerThread);
-  const int nth = static_cast<int>(std::min<index_t>({static_cast<index_t>(nt), want, items}));
-#ifdef AXONAL_OPENMP
-  if (nth > 1) {
-#pragma omp parallel num_threads(nth)
-    {
-      const int tid = omp_get_thread_num(), n = omp_get_num_threads();
-      const index_t q = items / n, r = items % n;
-      const index_t lo = tid * q + std::min<index_t>(tid, r);
-      body(lo, lo + q + (tid < r ? 1 : 0));
-    }
-    return;
-  }
-#endif
-  (void)nth;
-  body(0, items);
+// Threads for a pass over total_elems elements: one per kElemsPerThread, at most nt.
+inline int threads_for(index_t total_elems, int nt) {
+  return static_cast<int>(
+      std::min<index_t>(nt, std::max<index_t>(1, total_elems / kElemsPerThread)));
 }
 
 template <typename T>
@@ -117,7 +99,7 @@ void softmax_forward(index_t outer, index_t D, index_t inner, const T* x, T* y, 
 #endif
   const index_t total = outer * D * inner;
   if (inner == 1) {
-    split_items(outer, total, num_threads, [&](index_t lo, index_t hi) {
+    parallel_chunks(outer, threads_for(total, num_threads), [&](index_t lo, index_t hi) {
 #ifdef AXONAL_X86
       if constexpr (kAvx2Float<T>)
         if (avx2) return softmax_forward_rows_f32_avx2(lo, hi, D, x, y, log);
@@ -127,7 +109,7 @@ void softmax_forward(index_t outer, index_t D, index_t inner, const T* x, T* y, 
     return;
   }
   const index_t nblk = (inner + kColBlock - 1) / kColBlock;
-  split_items(outer * nblk, total, num_threads, [&](index_t lo, index_t hi) {
+  parallel_chunks(outer * nblk, threads_for(total, num_threads), [&](index_t lo, index_t hi) {
     for (index_t it = lo; it < hi; ++it) {
       const index_t o = it / nblk, c0 = (it % nblk) * kColBlock;
       const index_t c1 = std::min(inner, c0 + kColBlock);
@@ -156,7 +138,7 @@ void softmax_backward(index_t outer, index_t D, index_t inner, const T* dy, cons
 #endif
   const index_t total = outer * D * inner;
   if (inner == 1) {
-    split_items(outer, total, num_threads, [&](index_t lo, index_t hi) {
+    parallel_chunks(outer, threads_for(total, num_threads), [&](index_t lo, index_t hi) {
 #ifdef AXONAL_X86
       if constexpr (kAvx2Float<T>)
         if (avx2) return softmax_backward_rows_f32_avx2(lo, hi, D, dy, y, dx, log);
@@ -167,7 +149,7 @@ void softmax_backward(index_t outer, index_t D, index_t inner, const T* dy, cons
     return;
   }
   const index_t nblk = (inner + kColBlock - 1) / kColBlock;
-  split_items(outer * nblk, total, num_threads, [&](index_t lo, index_t hi) {
+  parallel_chunks(outer * nblk, threads_for(total, num_threads), [&](index_t lo, index_t hi) {
     for (index_t it = lo; it < hi; ++it) {
       const index_t o = it / nblk, c0 = (it % nblk) * kColBlock;
       const index_t c1 = std::min(inner, c0 + kColBlock);
