@@ -16,27 +16,6 @@ ref = backend.get("numpy")
 cpu = backend.get("cpu")
 
 TOL = {np.float32: 1e-4, np.float64: 1e-10}
-SIMD_PATHS = (
-    ["portable"]
-    + (["avx2"] if _cpu.has_avx2_fma() else [])
-    + (["avx512"] if _cpu.has_avx512f() else [])
-)
-
-
-@pytest.fixture(params=SIMD_PATHS)
-def simd(request):
-    old = _cpu.simd_path()
-    _cpu.set_simd_path(request.param)
-    yield request.param
-    _cpu.set_simd_path(old)
-
-
-@pytest.fixture(params=[1, 2])
-def threads(request):
-    old = _cpu.get_num_threads()
-    _cpu.set_num_threads(request.param)
-    yield request.param
-    _cpu.set_num_threads(old)
 
 
 def assert_close(got, want, dtype, what=""):

@@ -9,16 +9,7 @@ import pytest
 
 from axonal import _cpu
 
-SIMD_PATHS = ["portable"] + (["avx2"] if _cpu.has_avx2_fma() else [])
 TOL = {np.float32: 3e-6, np.float64: 1e-14}
-
-
-@pytest.fixture(params=SIMD_PATHS)
-def simd(request):
-    old = _cpu.simd_path()
-    _cpu.set_simd_path(request.param)
-    yield request.param
-    _cpu.set_simd_path(old)
 
 
 def sig(x):

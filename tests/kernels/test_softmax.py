@@ -17,15 +17,6 @@ ref = backend.get("numpy")
 cpu = backend.get("cpu")
 
 TOL = {np.float32: 2e-6, np.float64: 1e-13}
-SIMD_PATHS = ["portable"] + (["avx2"] if _cpu.has_avx2_fma() else [])
-
-
-@pytest.fixture(params=SIMD_PATHS)
-def simd(request):
-    old = _cpu.simd_path()
-    _cpu.set_simd_path(request.param)
-    yield request.param
-    _cpu.set_simd_path(old)
 
 
 def want(x, dim, log):
