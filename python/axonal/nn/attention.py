@@ -340,21 +340,18 @@ class MultiheadAttention(Module):
             # no attention matrix wanted: the fused kernel (never materialises it)
             mask = _kernel_mask(add, (N * h,), L, S)
             o = _FusedAttention.apply(qh, kh, vh, mask, False, 1.0 / math.sqrt(d))
-            out = self.out_proj(o.transpose(0, 1).reshape(L * N, E)).reshape(L, N, E)
-            if not batched:
-                return out.squeeze(1), None
-            return (out.transpose(0, 1) if self.batch_first else out), None
-        scores = ops.bmm(qh * (1.0 / math.sqrt(d)), kh.transpose(1, 2))  # (N * h, L, S)
-        if add is not None:
-            scores = scores + _new(add)
-        if learned:
-            scores = scores + attn_mask
-        # as PyTorch: rows with no visible key give NaN weights, but 0 outputs without weights
-        w = ops.softmax(scores, -1) if need_weights else _safe_softmax(scores)
-        if dropout:
-            w = F.dropout(w, self.dropout, True)
-        out = ops.bmm(w, vh).transpose(0, 1).reshape(L * N, E)
-        out = self.out_proj(out).reshape(L, N, E)
+        else:
+            scores = ops.bmm(qh * (1.0 / math.sqrt(d)), kh.transpose(1, 2))  # (N * h, L, S)
+            if add is not None:
+                scores = scores + _new(add)
+            if learned:
+                scores = scores + attn_mask
+            # as PyTorch: rows with no visible key give NaN weights, but 0 outputs without weights
+            w = ops.softmax(scores, -1) if need_weights else _safe_softmax(scores)
+            if dropout:
+                w = F.dropout(w, self.dropout, True)
+            o = ops.bmm(w, vh)
+        out = self.out_proj(o.transpose(0, 1).reshape(L * N, E)).reshape(L, N, E)
         if not batched:
             out = out.squeeze(1)
         elif self.batch_first:

@@ -42,6 +42,34 @@ def _check_int(op: str, name: str, v: Any, minimum: int) -> int:
     return int(v)
 
 
+def _state(name: str, h: Any, what: str, shape: tuple, ref: Tensor) -> Tensor:
+    """A given initial state: a Tensor of the expected shape and of the input's dtype."""
+    if not isinstance(h, Tensor):
+        raise TypeError(f"{name}: {what} must be a Tensor, got {type(h).__name__}")
+    if tuple(h.shape) != shape:
+        raise ValueError(f"{name}: expected {what} of shape {shape}, got {tuple(h.shape)}")
+    if h.dtype != ref.dtype:
+        raise TypeError(f"{name}: {what} has dtype {h.dtype}, input has {ref.dtype}")
+    return h
+
+
+def _initial_state(
+    name: str, hx: Any, lstm: bool, h_shape: tuple, c_shape: tuple, ref: Tensor, names: tuple
+) -> tuple:
+    """(h, c) from ``hx``: zeros when None, else a pair (LSTM) or one Tensor (c is None), each
+    checked; ``names`` = what the messages call h, c and a lone state."""
+    if hx is None:
+        h = zeros(h_shape, dtype=ref.dtype, device=ref.device)
+        return h, (zeros(c_shape, dtype=ref.dtype, device=ref.device) if lstm else None)
+    if not lstm:
+        return _state(name, hx, names[2], h_shape, ref), None
+    if not isinstance(hx, (tuple, list)) or len(hx) != 2:
+        raise TypeError(
+            f"{name}: hx must be a tuple ({names[0]}, {names[1]}), got {type(hx).__name__}"
+        )
+    return _state(name, hx[0], names[0], h_shape, ref), _state(name, hx[1], names[1], c_shape, ref)
+
+
 def _step(mode: str, x_t: Tensor, h: Tensor, c: Optional[Tensor], w_hh, b_hh, w_hr) -> tuple:
     """One time step from the projected input x_t = x W_ih^T + b_ih: (h', c')."""
     gh = F.linear(h, w_hh, b_hh)
@@ -131,6 +159,7 @@ class RNNBase(Module):
             self.to(device)
 
     def reset_parameters(self) -> None:
+        """Every parameter ~ U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), as PyTorch."""
         bound = 1.0 / math.sqrt(self.hidden_size)
         for p in self.parameters():
             init.uniform_(p, -bound, bound)
@@ -144,17 +173,6 @@ class RNNBase(Module):
     def _state_shape(self, batch: Optional[int], width: int) -> tuple:
         lead = (self.num_layers * (2 if self.bidirectional else 1),)
         return lead + ((batch,) if batch is not None else ()) + (width,)
-
-    def _check_state(self, h: Any, what: str, shape: tuple, ref: Tensor) -> Tensor:
-        if not isinstance(h, Tensor):
-            raise TypeError(f"{self._name}: {what} must be a Tensor, got {type(h).__name__}")
-        if tuple(h.shape) != shape:
-            raise ValueError(
-                f"{self._name}: expected {what} of shape {shape}, got {tuple(h.shape)}"
-            )
-        if h.dtype != ref.dtype:
-            raise TypeError(f"{self._name}: {what} has dtype {h.dtype}, input has {ref.dtype}")
-        return h
 
     def forward(self, input: Tensor, hx: Any = None) -> tuple:
         name = self._name
@@ -180,17 +198,7 @@ class RNNBase(Module):
         h_shape = self._state_shape(batch if batched else None, real_hidden)
         c_shape = self._state_shape(batch if batched else None, self.hidden_size)
         lstm = self.mode == "LSTM"
-        if hx is None:
-            h0 = zeros(h_shape, dtype=x.dtype, device=x.device)
-            c0 = zeros(c_shape, dtype=x.dtype, device=x.device) if lstm else None
-        elif lstm:
-            if not isinstance(hx, (tuple, list)) or len(hx) != 2:
-                raise TypeError(f"{name}: hx must be a tuple (h_0, c_0), got {type(hx).__name__}")
-            h0 = self._check_state(hx[0], "h_0", h_shape, x)
-            c0 = self._check_state(hx[1], "c_0", c_shape, x)
-        else:
-            h0 = self._check_state(hx, "h_0", h_shape, x)
-            c0 = None
+        h0, c0 = _initial_state(name, hx, lstm, h_shape, c_shape, x, ("h_0", "c_0", "h_0"))
         if not batched:
             h0 = h0.unsqueeze(1)
             c0 = c0.unsqueeze(1) if c0 is not None else None
@@ -397,21 +405,7 @@ class RNNCellBase(Module):
         if device is not None and str(device) != "cpu":
             self.to(device)
 
-    def reset_parameters(self) -> None:
-        bound = 1.0 / math.sqrt(self.hidden_size)
-        for p in self.parameters():
-            init.uniform_(p, -bound, bound)
-
-    def _check_state(self, h: Any, what: str, shape: tuple, ref: Tensor) -> Tensor:
-        if not isinstance(h, Tensor):
-            raise TypeError(f"{self._name}: {what} must be a Tensor, got {type(h).__name__}")
-        if tuple(h.shape) != shape:
-            raise ValueError(
-                f"{self._name}: expected {what} of shape {shape}, got {tuple(h.shape)}"
-            )
-        if h.dtype != ref.dtype:
-            raise TypeError(f"{self._name}: {what} has dtype {h.dtype}, input has {ref.dtype}")
-        return h
+    reset_parameters = RNNBase.reset_parameters
 
     def forward(self, input: Tensor, hx: Any = None) -> Any:
         name = self._name
@@ -430,16 +424,7 @@ class RNNCellBase(Module):
         x = input if batched else input.unsqueeze(0)
         shape = tuple(input.shape[:-1]) + (self.hidden_size,)
         lstm = self.mode == "LSTM"
-        if hx is None:
-            h = zeros(shape, dtype=x.dtype, device=x.device)
-            c = zeros(shape, dtype=x.dtype, device=x.device) if lstm else None
-        elif lstm:
-            if not isinstance(hx, (tuple, list)) or len(hx) != 2:
-                raise TypeError(f"{name}: hx must be a tuple (h, c), got {type(hx).__name__}")
-            h = self._check_state(hx[0], "h", shape, x)
-            c = self._check_state(hx[1], "c", shape, x)
-        else:
-            h, c = self._check_state(hx, "hx", shape, x), None
+        h, c = _initial_state(name, hx, lstm, shape, shape, x, ("h", "c", "hx"))
         if not batched:
             h = h.unsqueeze(0)
             c = c.unsqueeze(0) if c is not None else None

@@ -34,7 +34,64 @@ __all__ = [
 _ACTIVATIONS = {"relu": ops.relu, "gelu": ops.gelu}
 
 
-class TransformerEncoderLayer(Module):
+class _TransformerLayer(Module):
+    """What the encoder and decoder layers share: their sub-modules, registered in PyTorch's order
+    (attention blocks, linear1, dropout, linear2, norm1.., dropout1..: state-dict keys match), the
+    self-attention block and the feed-forward block."""
+
+    def _build(
+        self,
+        op: str,
+        attn_names: tuple,
+        d_model: int,
+        nhead: int,
+        dim_feedforward: int,
+        dropout: float,
+        activation: Any,
+        layer_norm_eps: float,
+        batch_first: bool,
+        norm_first: bool,
+        bias: bool,
+        dtype: Any,
+        device: Any,
+    ) -> None:
+        activation = _activation(op, activation)
+        for name in attn_names:
+            setattr(
+                self,
+                name,
+                MultiheadAttention(
+                    d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first, dtype=dtype
+                ),
+            )
+        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, dtype=dtype)
+        self.dropout = Dropout(dropout)
+        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, dtype=dtype)
+        self.norm_first = bool(norm_first)
+        blocks = len(attn_names) + 1  # one norm and one dropout per residual block
+        for i in range(1, blocks + 1):
+            setattr(
+                self, f"norm{i}", LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
+            )
+        for i in range(1, blocks + 1):
+            setattr(self, f"dropout{i}", Dropout(dropout))
+        self._blocks = blocks
+        self.activation = activation
+        if device is not None and str(device) != "cpu":
+            self.to(device)
+
+    def _sa_block(self, x: Tensor, mask: Any, kpm: Any, is_causal: bool) -> Tensor:
+        out = self.self_attn(
+            x, x, x, attn_mask=mask, key_padding_mask=kpm, need_weights=False, is_causal=is_causal
+        )[0]
+        return self.dropout1(out)
+
+    def _ff_block(self, x: Tensor) -> Tensor:
+        out = self.linear2(self.dropout(self.activation(self.linear1(x))))
+        return getattr(self, f"dropout{self._blocks}")(out)
+
+
+class TransformerEncoderLayer(_TransformerLayer):
     """``x = norm1(x + dropout1(self_attn(x)))``, ``x = norm2(x + dropout2(ff(x)))`` with
     ``ff = linear2(dropout(activation(linear1(x))))``; pre-norm with ``norm_first=True``.
     ``forward(src, src_mask=None, src_key_padding_mask=None, is_causal=False)``."""
@@ -54,30 +111,21 @@ class TransformerEncoderLayer(Module):
         device: Any = None,
     ) -> None:
         super().__init__()
-        activation = _activation("TransformerEncoderLayer", activation)
-        self.self_attn = MultiheadAttention(
-            d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first, dtype=dtype
+        self._build(
+            "TransformerEncoderLayer",
+            ("self_attn",),
+            d_model,
+            nhead,
+            dim_feedforward,
+            dropout,
+            activation,
+            layer_norm_eps,
+            batch_first,
+            norm_first,
+            bias,
+            dtype,
+            device,
         )
-        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, dtype=dtype)
-        self.dropout = Dropout(dropout)
-        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, dtype=dtype)
-        self.norm_first = bool(norm_first)
-        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
-        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
-        self.dropout1 = Dropout(dropout)
-        self.dropout2 = Dropout(dropout)
-        self.activation = activation
-        if device is not None and str(device) != "cpu":
-            self.to(device)
-
-    def _sa_block(self, x: Tensor, mask: Any, kpm: Any, is_causal: bool) -> Tensor:
-        out = self.self_attn(
-            x, x, x, attn_mask=mask, key_padding_mask=kpm, need_weights=False, is_causal=is_causal
-        )[0]
-        return self.dropout1(out)
-
-    def _ff_block(self, x: Tensor) -> Tensor:
-        return self.dropout2(self.linear2(self.dropout(self.activation(self.linear1(x)))))
 
     def forward(
         self,
@@ -94,6 +142,13 @@ class TransformerEncoderLayer(Module):
         return self.norm2(x + self._ff_block(x))
 
 
+def _clones(op: str, layer: Module, num_layers: int) -> ModuleList:
+    """``num_layers`` deep copies of ``layer`` (independent parameters)."""
+    if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 1:
+        raise ValueError(f"{op}: num_layers must be an int >= 1, got {num_layers!r}")
+    return ModuleList([copy.deepcopy(layer) for _ in range(num_layers)])
+
+
 class TransformerEncoder(Module):
     """``num_layers`` deep copies of ``encoder_layer`` applied in turn (``layers.0`` ...), then
     ``norm`` if given. ``forward(src, mask=None, src_key_padding_mask=None, is_causal=None)``."""
@@ -107,11 +162,7 @@ class TransformerEncoder(Module):
         mask_check: bool = True,
     ) -> None:
         super().__init__()
-        if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 1:
-            raise ValueError(
-                f"TransformerEncoder: num_layers must be an int >= 1, got {num_layers!r}"
-            )
-        self.layers = ModuleList([copy.deepcopy(encoder_layer) for _ in range(num_layers)])
+        self.layers = _clones("TransformerEncoder", encoder_layer, num_layers)
         self.num_layers = num_layers
         self.norm = norm
 
@@ -143,7 +194,7 @@ def _activation(op: str, activation: Any) -> Callable[[Tensor], Tensor]:
     return activation
 
 
-class TransformerDecoderLayer(Module):
+class TransformerDecoderLayer(_TransformerLayer):
     """Post-norm: ``x = norm1(x + sa(x))``, ``x = norm2(x + mha(x, memory))``,
     ``x = norm3(x + ff(x))`` (pre-norm with ``norm_first=True``). ``forward(tgt, memory,
     tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None, memory_key_padding_mask=None,
@@ -164,29 +215,21 @@ class TransformerDecoderLayer(Module):
         device: Any = None,
     ) -> None:
         super().__init__()
-        activation = _activation("TransformerDecoderLayer", activation)
-        kw = dict(dropout=dropout, bias=bias, batch_first=batch_first, dtype=dtype)
-        self.self_attn = MultiheadAttention(d_model, nhead, **kw)
-        self.multihead_attn = MultiheadAttention(d_model, nhead, **kw)
-        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, dtype=dtype)
-        self.dropout = Dropout(dropout)
-        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, dtype=dtype)
-        self.norm_first = bool(norm_first)
-        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
-        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
-        self.norm3 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
-        self.dropout1 = Dropout(dropout)
-        self.dropout2 = Dropout(dropout)
-        self.dropout3 = Dropout(dropout)
-        self.activation = activation
-        if device is not None and str(device) != "cpu":
-            self.to(device)
-
-    def _sa_block(self, x: Tensor, mask: Any, kpm: Any, is_causal: bool) -> Tensor:
-        out = self.self_attn(
-            x, x, x, attn_mask=mask, key_padding_mask=kpm, need_weights=False, is_causal=is_causal
-        )[0]
-        return self.dropout1(out)
+        self._build(
+            "TransformerDecoderLayer",
+            ("self_attn", "multihead_attn"),
+            d_model,
+            nhead,
+            dim_feedforward,
+            dropout,
+            activation,
+            layer_norm_eps,
+            batch_first,
+            norm_first,
+            bias,
+            dtype,
+            device,
+        )
 
     def _mha_block(self, x: Tensor, mem: Tensor, mask: Any, kpm: Any, is_causal: bool) -> Tensor:
         out = self.multihead_attn(
@@ -199,9 +242,6 @@ class TransformerDecoderLayer(Module):
             is_causal=is_causal,
         )[0]
         return self.dropout2(out)
-
-    def _ff_block(self, x: Tensor) -> Tensor:
-        return self.dropout3(self.linear2(self.dropout(self.activation(self.linear1(x)))))
 
     def forward(
         self,
@@ -232,11 +272,7 @@ class TransformerDecoder(Module):
         self, decoder_layer: TransformerDecoderLayer, num_layers: int, norm: Optional[Module] = None
     ) -> None:
         super().__init__()
-        if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 1:
-            raise ValueError(
-                f"TransformerDecoder: num_layers must be an int >= 1, got {num_layers!r}"
-            )
-        self.layers = ModuleList([copy.deepcopy(decoder_layer) for _ in range(num_layers)])
+        self.layers = _clones("TransformerDecoder", decoder_layer, num_layers)
         self.num_layers = num_layers
         self.norm = norm
 
