@@ -71,3 +71,36 @@ def test_bench_gemm_quick_runs_and_checks(capsys):
     res = bench_gemm(quick=True, target_s=0.01)
     assert {r["shape"] for r in res["rows"]} >= {"64x64x64", "512x512x512"}
     assert all(r["rel_error"] <= 1e-5 for r in res["rows"])
+
+
+def test_extension_error_messages_keep_their_numbers():
+    # The C++ modules format error messages with iostreams. A module linked against a private
+    # static C++ runtime whose symbols bound half to the process's shared libstdc++ segfaulted
+    # there (GPU machine) or silently dropped every number ("got (" instead of "got (0, 0)");
+    # CMakeLists.txt hides the archive symbols (--exclude-libs). Run in a fresh interpreter so
+    # a crash fails this test instead of the session.
+    code = (
+        "import numpy as np\n"
+        "from axonal import _cpu\n"
+        "try:\n"
+        "    _cpu.conv2d_forward(np.ones((1, 3, 5, 5)), np.ones((2, 3, 3, 3)), None, 0, 0, 1, 1)\n"
+        "except ValueError as e:\n"
+        "    print(e)\n"
+        "try:\n"
+        "    from axonal import _cuda\n"
+        "except ImportError:\n"
+        "    _cuda = None\n"
+        "if _cuda is not None:\n"
+        "    a = np.zeros((4, 4), np.float32)\n"
+        "    try:\n"
+        "        _cuda.emulate_gemm(a, a, a.copy(), False, False, 5, 4, 4, 1.0, 4, 0, 4, 0, 0.0, "
+        "4, 0, 1)\n"
+        "    except ValueError as e:\n"
+        "        print(e)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    lines = r.stdout.splitlines()
+    assert lines[0] == "conv2d: stride must be positive, got (0, 0)"
+    if len(lines) > 1:
+        assert lines[1] == "cuda.emulate_gemm: a has 16 elements, the call reads or writes 20"

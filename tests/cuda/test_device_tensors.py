@@ -124,6 +124,22 @@ def test_losses_match_cpu(loss, dtype, rng):
         )
 
 
+class _First(nn.Module):
+    """The first output of a layer that returns several (a recurrent layer's sequence)."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x):
+        return self.inner(x)[0]
+
+
+class _SelfAttention(_First):
+    def forward(self, x):
+        return self.inner(x, x, x)[0]
+
+
 LAYERS = [
     ("mlp", lambda: nn.Sequential(nn.Linear(5, 8), nn.ReLU(), nn.Linear(8, 2)), (3, 5)),
     (
@@ -136,6 +152,16 @@ LAYERS = [
     ("norms", lambda: nn.Sequential(nn.GroupNorm(2, 4), nn.GELU()), (2, 4, 3, 3)),
     ("layernorm", lambda: nn.LayerNorm(5), (3, 5)),
     ("conv1d", lambda: nn.Conv1d(3, 2, 3), (2, 3, 8)),
+    ("lstm", lambda: _First(nn.LSTM(5, 6, num_layers=2, bidirectional=True)), (4, 3, 5)),
+    ("lstm_proj", lambda: _First(nn.LSTM(5, 6, proj_size=3, batch_first=True)), (3, 4, 5)),
+    ("gru", lambda: _First(nn.GRU(5, 6, batch_first=True)), (3, 4, 5)),
+    ("rnn", lambda: _First(nn.RNN(5, 6)), (4, 3, 5)),
+    ("mha", lambda: _SelfAttention(nn.MultiheadAttention(8, 2, batch_first=True)), (2, 5, 8)),
+    (
+        "transformer_layer",
+        lambda: nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, dropout=0.0, batch_first=True),
+        (2, 5, 8),
+    ),
 ]
 
 
