@@ -315,19 +315,21 @@ def main(argv: Optional[List[str]] = None) -> int:
             add(name, f"{rows_}x{cols_}", ours, nb, "GB/s", "-", 0.0, 0.0, note)
         if not log_:
             dy = rng.standard_normal(x.shape, dtype=cp.float32)
+            dx = cu.softmax_backward(dy, y)
             ob = t_cupy(lambda: cu.softmax_backward(dy, y))
             nb3 = 3 * x.nbytes
-            add(
-                "softmax bwd",
-                f"{rows_}x{cols_}",
-                ob,
-                nb3,
-                "GB/s",
-                "-",
-                0.0,
-                0.0,
-                f"{nb3 / (ob * 1e-3) / 1e9 / copy_gbs:.0%} of copy",
-            )
+            note = f"{nb3 / (ob * 1e-3) / 1e9 / copy_gbs:.0%} of copy"
+            if have_torch:
+                tdy, ty = torch.as_tensor(dy, device="cuda"), torch.as_tensor(y, device="cuda")
+
+                def tbwd():
+                    return torch._softmax_backward_data(tdy, ty, -1, torch.float32)
+
+                errb = rel_err(dx, cp.asarray(tbwd()))
+                tb = t_torch(tbwd)
+                add("softmax bwd", f"{rows_}x{cols_}", ob, nb3, "GB/s", "torch", tb, errb, note)
+            else:
+                add("softmax bwd", f"{rows_}x{cols_}", ob, nb3, "GB/s", "-", 0.0, 0.0, note)
 
     sm_sizes = (
         [(8, 100), (4, 2000)]

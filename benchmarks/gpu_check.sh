@@ -62,15 +62,18 @@ grep -iE "warning|error" "$OUT/build.log" | grep -v "0 error" | head -10 || true
 export PYTHONPATH=/tmp/ax
 stamp "built: $("$PY" -c 'import axonal, axonal.cuda as c; print("axonal", axonal.__version__, "cuda built", c.is_built(), "available", c.is_available(), c.get_device_name() if c.is_available() else "")' 2>&1)"
 
-stamp "tests: pytest tests/cuda (kernels; log: $OUT/tests.log)"
-run_step 150 "$PY" -m pytest tests/cuda -q -rs -p no:cacheprovider \
+# pytest-xdist where installed: a crashing test then fails alone instead of ending the run
+XDIST=""
+"$PY" -c "import xdist" 2>/dev/null && XDIST="-n 4"
+stamp "tests: pytest tests/cuda $XDIST (kernels; log: $OUT/tests.log)"
+run_step 150 "$PY" -m pytest tests/cuda -q -rs -p no:cacheprovider $XDIST \
   --ignore=tests/cuda/test_device_tensors.py > "$OUT/tests.log" 2>&1
 TEST_RC=$?
 tail -25 "$OUT/tests.log"
 stamp "tests exit code $TEST_RC"
 
 stamp "tests: device='cuda' tensors vs CPU (tests/cuda/test_device_tensors.py; log: $OUT/tests_device.log)"
-run_step 120 "$PY" -m pytest tests/cuda/test_device_tensors.py -q -rs -p no:cacheprovider \
+run_step 120 "$PY" -m pytest tests/cuda/test_device_tensors.py -q -rs -p no:cacheprovider $XDIST \
   > "$OUT/tests_device.log" 2>&1
 DEV_RC=$?
 tail -15 "$OUT/tests_device.log"

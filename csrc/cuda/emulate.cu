@@ -2,6 +2,7 @@
 // phase functions are AX_HD, so these loops run exactly what the __global__ kernels run, one
 // thread after the other between two barriers.
 #include <array>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <memory>
@@ -199,39 +200,48 @@ void conv_t(int pass, const ConvGeom& d, const void* in0, const void* in1, const
   }
 }
 
-template <typename T>
-void pool_t(int kind, const PoolGeom& g, const void* in, std::int64_t* idx, void* out) {
-  const index_t nout = g.N * g.C * g.P * g.Q, nin = g.N * g.C * g.H * g.W;
+// As the kernels: in int where pool_fits_int32 holds (every test size), else in int64.
+template <typename T, typename I>
+void pool_t(int kind, const PoolGeomT<I>& g, const void* in, std::int64_t* idx, void* out) {
+  const I nout = g.N * g.C * g.P * g.Q, nin = g.N * g.C * g.H * g.W;
   const T* x = static_cast<const T*>(in);
   T* y = static_cast<T*>(out);
   switch (kind) {
     case 0:
-      for (index_t o = 0; o < nout; ++o) max_pool_fwd_one(g, x, y, idx, o);
+      for (I o = 0; o < nout; ++o) max_pool_fwd_one(g, x, y, idx, o);
       break;
     case 1: {  // as max_bwd_kernel: zero, then scatter-add the valid indices
-      const index_t PQ = g.P * g.Q, HW = g.H * g.W;
-      for (index_t i = 0; i < nin; ++i) y[i] = T(0);
-      for (index_t o = 0; o < nout; ++o) {
+      const I PQ = g.P * g.Q, HW = g.H * g.W;
+      for (I i = 0; i < nin; ++i) y[i] = T(0);
+      for (I o = 0; o < nout; ++o) {
         const std::int64_t j = idx[o];
-        if (j >= 0 && j < HW) y[(o / PQ) * HW + j] += x[o];
+        if (j >= 0 && j < HW) y[(o / PQ) * HW + I(j)] += x[o];
       }
       break;
     }
     case 2:
-      for (index_t o = 0; o < nout; ++o) avg_pool_fwd_one(g, x, y, o);
+      for (I o = 0; o < nout; ++o) avg_pool_fwd_one(g, x, y, o);
       break;
     case 3:
-      for (index_t i = 0; i < nin; ++i) avg_pool_bwd_one(g, x, y, i);
+      for (I i = 0; i < nin; ++i) avg_pool_bwd_one(g, x, y, i);
       break;
     case 4:
-      for (index_t o = 0; o < nout; ++o) adaptive_avg_fwd_one(g, x, y, o);
+      for (I o = 0; o < nout; ++o) adaptive_avg_fwd_one(g, x, y, o);
       break;
     case 5:
-      for (index_t i = 0; i < nin; ++i) adaptive_avg_bwd_one(g, x, y, i);
+      for (I i = 0; i < nin; ++i) adaptive_avg_bwd_one(g, x, y, i);
       break;
     default:
       break;
   }
+}
+
+template <typename T>
+void pool_t(int kind, const PoolGeom& g, const void* in, std::int64_t* idx, void* out) {
+  if (pool_fits_int32(g))
+    pool_t<T, int>(kind, pool_geom_as<int>(g), in, idx, out);
+  else
+    pool_t<T, index_t>(kind, g, in, idx, out);
 }
 
 // --------------------------------------------------------------- softmax rows
@@ -245,31 +255,50 @@ void butterfly(A (&v)[32], Op op) {
   }
 }
 
-template <typename T, typename A, int VPT, bool LOG>
-void softmax_warp_rows(bool bwd, const T* in0, const T* in1, T* out, index_t rows, int cols) {
+// Block-wide reduction as block_reduce in softmax.cu: a butterfly inside each warp of the NT
+// threads, then the warp leaders in warp order.
+template <typename A, class Op>
+A block_reduce_emu(std::vector<A>& v, Op op) {
+  const int nt = static_cast<int>(v.size());
+  A total{};
+  for (int w = 0; w < nt / 32; ++w) {
+    A lanes[32];
+    for (int l = 0; l < 32; ++l) lanes[l] = v[w * 32 + l];
+    butterfly(lanes, op);
+    total = w == 0 ? lanes[0] : op(total, lanes[0]);
+  }
+  return total;
+}
+
+// The row held in registers by NT threads (a warp: NT = 32; or a block), as softmax_warp_kernel /
+// softmax_regs_kernel (and their backward kernels) compute it. A warp's butterfly leaves the
+// result in every lane, a block's reduction broadcasts it: one value serves all threads.
+template <typename T, typename A, int VPT, int PACK, int NT, bool LOG>
+void softmax_reg_rows(bool bwd, const T* in0, const T* in1, T* out, index_t rows, int cols) {
+  using Regs = std::array<A, VPT>;
+  auto arr = [](Regs& a) -> A(&)[VPT] { return *reinterpret_cast<A(*)[VPT]>(a.data()); };
+  auto mx = [](A a, A b) { return max_of(a, b); };
+  auto sum = [](A a, A b) { return a + b; };
+  std::vector<Regs> v(NT), g(NT);
+  std::vector<A> red(NT);
   for (index_t row = 0; row < rows; ++row) {
     const index_t base = row * cols;
-    std::vector<std::array<A, VPT>> v(32), g(32);
-    A red[32];
-    auto arr = [](std::array<A, VPT>& a) -> A(&)[VPT] {
-      return *reinterpret_cast<A(*)[VPT]>(a.data());
-    };
     if (!bwd) {
-      for (int l = 0; l < 32; ++l) red[l] = warp_load<T, A, VPT>(in0 + base, cols, l, arr(v[l]));
-      butterfly(red, [](A a, A b) { return max_of(a, b); });
-      A m[32], s[32];
-      for (int l = 0; l < 32; ++l) m[l] = red[l];
-      for (int l = 0; l < 32; ++l) s[l] = warp_exp_sum<A, VPT, LOG>(cols, l, arr(v[l]), m[l]);
-      butterfly(s, [](A a, A b) { return a + b; });
-      for (int l = 0; l < 32; ++l)
-        warp_store<T, A, VPT, LOG>(out + base, cols, l, arr(v[l]), m[l], s[l]);
+      for (int t = 0; t < NT; ++t)
+        red[t] = row_load<T, A, VPT, PACK>(in0 + base, cols, t, NT, arr(v[t]));
+      const A m = block_reduce_emu(red, mx);
+      for (int t = 0; t < NT; ++t)
+        red[t] = row_exp_sum<A, VPT, PACK, LOG>(cols, t, NT, arr(v[t]), m);
+      const A s = block_reduce_emu(red, sum);
+      for (int t = 0; t < NT; ++t)
+        row_store<T, A, VPT, PACK, LOG>(out + base, cols, t, NT, arr(v[t]), m, s);
     } else {
-      for (int l = 0; l < 32; ++l)
-        red[l] =
-            warp_bwd_load<T, A, VPT, LOG>(in0 + base, in1 + base, cols, l, arr(v[l]), arr(g[l]));
-      butterfly(red, [](A a, A b) { return a + b; });
-      for (int l = 0; l < 32; ++l)
-        warp_bwd_store<T, A, VPT, LOG>(out + base, cols, l, arr(v[l]), arr(g[l]), red[l]);
+      for (int t = 0; t < NT; ++t)
+        red[t] = row_bwd_load<T, A, VPT, PACK, LOG>(in0 + base, in1 + base, cols, t, NT, arr(v[t]),
+                                                    arr(g[t]));
+      const A s = block_reduce_emu(red, sum);
+      for (int t = 0; t < NT; ++t)
+        row_bwd_store<T, A, VPT, PACK, LOG>(out + base, cols, t, NT, arr(v[t]), arr(g[t]), s);
     }
   }
 }
@@ -322,20 +351,16 @@ void softmax_t(bool bwd, const void* a, const void* b, void* o, index_t rows, in
   const T* in0 = static_cast<const T*>(a);
   const T* in1 = static_cast<const T*>(b);
   T* out = static_cast<T*>(o);
-  if (cols <= 32)
-    softmax_warp_rows<T, T, 1, LOG>(bwd, in0, in1, out, rows, cols);
-  else if (cols <= 64)
-    softmax_warp_rows<T, T, 2, LOG>(bwd, in0, in1, out, rows, cols);
-  else if (cols <= 128)
-    softmax_warp_rows<T, T, 4, LOG>(bwd, in0, in1, out, rows, cols);
-  else if (cols <= 256)
-    softmax_warp_rows<T, T, 8, LOG>(bwd, in0, in1, out, rows, cols);
-  else if (cols <= 512)
-    softmax_warp_rows<T, T, 16, LOG>(bwd, in0, in1, out, rows, cols);
-  else if (cols <= 1024)
-    softmax_warp_rows<T, T, 32, LOG>(bwd, in0, in1, out, rows, cols);
-  else
+  const auto al = [](const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 == 0; };
+  const RowPlan plan = softmax_plan<T>(cols, al(in0) && (!bwd || al(in1)) && al(out));
+  if (plan.kind == RowKind::block_online) {
     softmax_block_rows<T, T, LOG>(bwd, in0, in1, out, rows, cols);
+    return;
+  }
+  with_row_plan<T>(plan, [&](auto vpt, auto pack, auto nt) {
+    softmax_reg_rows<T, T, decltype(vpt)::value, decltype(pack)::value, decltype(nt)::value, LOG>(
+        bwd, in0, in1, out, rows, cols);
+  });
 }
 
 }  // namespace

@@ -1,5 +1,8 @@
-// pool.cu: pooling kernels: grid-stride loops over the per-element functions of pool_elems.cuh.
+// pool.cu: pooling kernels: grid-stride loops over the per-element functions of pool_elems.cuh,
+// in 32-bit index arithmetic wherever the sizes allow it (pool_fits_int32).
 #include "cuda/pool.cuh"
+
+#include <type_traits>
 
 namespace axonal {
 namespace cuda {
@@ -8,57 +11,69 @@ namespace {
 
 constexpr int kThreads = 256;
 
-template <typename T>
+// Grid-stride loops in index type I (int where pool_fits_int32 holds, else int64): o / i run
+// below n < 2^30 and the stride below 2^29 (grid_for caps the blocks), so o + stride fits.
+template <typename T, typename I>
 __global__ void __launch_bounds__(kThreads)
-    max_fwd_kernel(const PoolGeom g, const T* __restrict__ x, T* __restrict__ y,
-                   std::int64_t* __restrict__ idx, index_t n) {
-  for (index_t o = blockIdx.x * index_t(blockDim.x) + threadIdx.x; o < n;
-       o += index_t(gridDim.x) * blockDim.x)
+    max_fwd_kernel(const PoolGeomT<I> g, const T* __restrict__ x, T* __restrict__ y,
+                   std::int64_t* __restrict__ idx, I n) {
+  for (I o = blockIdx.x * I(blockDim.x) + threadIdx.x; o < n; o += I(gridDim.x) * blockDim.x)
     max_pool_fwd_one(g, x, y, idx, o);
 }
 
 // dy, idx: (planes, PQ) -> dx: (planes, HW), dx zeroed beforehand
-template <typename T>
+template <typename T, typename I>
 __global__ void __launch_bounds__(kThreads)
     max_bwd_kernel(const T* __restrict__ dy, const std::int64_t* __restrict__ idx,
-                   T* __restrict__ dx, index_t PQ, index_t HW, index_t n) {
-  for (index_t o = blockIdx.x * index_t(blockDim.x) + threadIdx.x; o < n;
-       o += index_t(gridDim.x) * blockDim.x) {
+                   T* __restrict__ dx, I PQ, I HW, I n) {
+  for (I o = blockIdx.x * I(blockDim.x) + threadIdx.x; o < n; o += I(gridDim.x) * blockDim.x) {
     const std::int64_t j = idx[o];
-    if (j >= 0 && j < HW) atomicAdd(dx + (o / PQ) * HW + j, dy[o]);
+    if (j >= 0 && j < HW) atomicAdd(dx + (o / PQ) * HW + I(j), dy[o]);
   }
 }
 
-template <typename T>
+template <typename T, typename I>
 __global__ void __launch_bounds__(kThreads)
-    avg_fwd_kernel(const PoolGeom g, const T* __restrict__ x, T* __restrict__ y, index_t n) {
-  for (index_t o = blockIdx.x * index_t(blockDim.x) + threadIdx.x; o < n;
-       o += index_t(gridDim.x) * blockDim.x)
+    avg_fwd_kernel(const PoolGeomT<I> g, const T* __restrict__ x, T* __restrict__ y, I n) {
+  for (I o = blockIdx.x * I(blockDim.x) + threadIdx.x; o < n; o += I(gridDim.x) * blockDim.x)
     avg_pool_fwd_one(g, x, y, o);
 }
 
-template <typename T>
+template <typename T, typename I>
 __global__ void __launch_bounds__(kThreads)
-    avg_bwd_kernel(const PoolGeom g, const T* __restrict__ dy, T* __restrict__ dx, index_t n) {
-  for (index_t i = blockIdx.x * index_t(blockDim.x) + threadIdx.x; i < n;
-       i += index_t(gridDim.x) * blockDim.x)
+    avg_bwd_kernel(const PoolGeomT<I> g, const T* __restrict__ dy, T* __restrict__ dx, I n) {
+  for (I i = blockIdx.x * I(blockDim.x) + threadIdx.x; i < n; i += I(gridDim.x) * blockDim.x)
     avg_pool_bwd_one(g, dy, dx, i);
 }
 
-template <typename T>
+template <typename T, typename I>
 __global__ void __launch_bounds__(kThreads)
-    adaptive_fwd_kernel(const PoolGeom g, const T* __restrict__ x, T* __restrict__ y, index_t n) {
-  for (index_t o = blockIdx.x * index_t(blockDim.x) + threadIdx.x; o < n;
-       o += index_t(gridDim.x) * blockDim.x)
+    adaptive_fwd_kernel(const PoolGeomT<I> g, const T* __restrict__ x, T* __restrict__ y, I n) {
+  for (I o = blockIdx.x * I(blockDim.x) + threadIdx.x; o < n; o += I(gridDim.x) * blockDim.x)
     adaptive_avg_fwd_one(g, x, y, o);
 }
 
-template <typename T>
+template <typename T, typename I>
 __global__ void __launch_bounds__(kThreads)
-    adaptive_bwd_kernel(const PoolGeom g, const T* __restrict__ dy, T* __restrict__ dx, index_t n) {
-  for (index_t i = blockIdx.x * index_t(blockDim.x) + threadIdx.x; i < n;
-       i += index_t(gridDim.x) * blockDim.x)
+    adaptive_bwd_kernel(const PoolGeomT<I> g, const T* __restrict__ dy, T* __restrict__ dx, I n) {
+  for (I i = blockIdx.x * I(blockDim.x) + threadIdx.x; i < n; i += I(gridDim.x) * blockDim.x)
     adaptive_avg_bwd_one(g, dy, dx, i);
+}
+
+// Calls f(geometry, T tag) with the geometry in int where it fits, else in int64, and the
+// element type of dt.
+template <class F>
+void dispatch(const PoolGeom& g, DType dt, F&& f) {
+  auto by_type = [&](const auto& gi) {
+    if (dt == DType::f32)
+      f(gi, float());
+    else
+      f(gi, double());
+  };
+  if (pool_fits_int32(g))
+    by_type(pool_geom_as<int>(g));
+  else
+    by_type(g);
 }
 
 void check_dtype(DType dt, const char* op) {
@@ -94,12 +109,12 @@ void max_pool2d_forward_launch(const PoolGeom& g, DType dt, const void* x, void*
   if (n == 0) return;
   AX_CHECK(g.H > 0 && g.W > 0, op, ": empty input plane");
   AX_CHECK(x && y && idx, op, ": null device pointer");
-  if (dt == DType::f32)
-    max_fwd_kernel<float><<<grid_for(n, kThreads), kThreads, 0, st>>>(
-        g, static_cast<const float*>(x), static_cast<float*>(y), idx, n);
-  else
-    max_fwd_kernel<double><<<grid_for(n, kThreads), kThreads, 0, st>>>(
-        g, static_cast<const double*>(x), static_cast<double*>(y), idx, n);
+  dispatch(g, dt, [&](const auto& gi, auto tag) {
+    using T = decltype(tag);
+    using I = std::decay_t<decltype(gi.N)>;
+    max_fwd_kernel<T, I><<<grid_for(n, kThreads), kThreads, 0, st>>>(gi, static_cast<const T*>(x),
+                                                                     static_cast<T*>(y), idx, I(n));
+  });
   AX_LAUNCH_CHECK(op, "max_pool2d forward kernel launch");
 }
 
@@ -114,13 +129,12 @@ void max_pool2d_backward_launch(const PoolGeom& g, DType dt, const void* dy,
   AX_CUDA_CHECK(op, cudaMemsetAsync(dx, 0, static_cast<size_t>(nin) * dtype_size(dt), st));
   if (n == 0) return;
   AX_CHECK(dy && idx, op, ": null device pointer");
-  const index_t PQ = g.P * g.Q, HW = g.H * g.W;
-  if (dt == DType::f32)
-    max_bwd_kernel<float><<<grid_for(n, kThreads), kThreads, 0, st>>>(
-        static_cast<const float*>(dy), idx, static_cast<float*>(dx), PQ, HW, n);
-  else
-    max_bwd_kernel<double><<<grid_for(n, kThreads), kThreads, 0, st>>>(
-        static_cast<const double*>(dy), idx, static_cast<double*>(dx), PQ, HW, n);
+  dispatch(g, dt, [&](const auto& gi, auto tag) {
+    using T = decltype(tag);
+    using I = std::decay_t<decltype(gi.N)>;
+    max_bwd_kernel<T, I><<<grid_for(n, kThreads), kThreads, 0, st>>>(
+        static_cast<const T*>(dy), idx, static_cast<T*>(dx), gi.P * gi.Q, gi.H * gi.W, I(n));
+  });
   AX_LAUNCH_CHECK(op, "max_pool2d backward kernel launch");
 }
 
@@ -131,12 +145,12 @@ void avg_pool2d_forward_launch(const PoolGeom& g, DType dt, const void* x, void*
   const index_t n = outputs(g);
   if (n == 0) return;
   AX_CHECK(x && y, op, ": null device pointer");
-  if (dt == DType::f32)
-    avg_fwd_kernel<float><<<grid_for(n, kThreads), kThreads, 0, st>>>(
-        g, static_cast<const float*>(x), static_cast<float*>(y), n);
-  else
-    avg_fwd_kernel<double><<<grid_for(n, kThreads), kThreads, 0, st>>>(
-        g, static_cast<const double*>(x), static_cast<double*>(y), n);
+  dispatch(g, dt, [&](const auto& gi, auto tag) {
+    using T = decltype(tag);
+    using I = std::decay_t<decltype(gi.N)>;
+    avg_fwd_kernel<T, I><<<grid_for(n, kThreads), kThreads, 0, st>>>(gi, static_cast<const T*>(x),
+                                                                     static_cast<T*>(y), I(n));
+  });
   AX_LAUNCH_CHECK(op, "avg_pool2d forward kernel launch");
 }
 
@@ -147,12 +161,12 @@ void avg_pool2d_backward_launch(const PoolGeom& g, DType dt, const void* dy, voi
   const index_t n = inputs(g);
   if (n == 0) return;
   AX_CHECK(dx && (outputs(g) == 0 || dy), op, ": null device pointer");
-  if (dt == DType::f32)
-    avg_bwd_kernel<float><<<grid_for(n, kThreads), kThreads, 0, st>>>(
-        g, static_cast<const float*>(dy), static_cast<float*>(dx), n);
-  else
-    avg_bwd_kernel<double><<<grid_for(n, kThreads), kThreads, 0, st>>>(
-        g, static_cast<const double*>(dy), static_cast<double*>(dx), n);
+  dispatch(g, dt, [&](const auto& gi, auto tag) {
+    using T = decltype(tag);
+    using I = std::decay_t<decltype(gi.N)>;
+    avg_bwd_kernel<T, I><<<grid_for(n, kThreads), kThreads, 0, st>>>(gi, static_cast<const T*>(dy),
+                                                                     static_cast<T*>(dx), I(n));
+  });
   AX_LAUNCH_CHECK(op, "avg_pool2d backward kernel launch");
 }
 
@@ -164,12 +178,12 @@ void adaptive_avg_pool2d_forward_launch(const PoolGeom& g, DType dt, const void*
   if (n == 0) return;
   AX_CHECK(g.H > 0 && g.W > 0, op, ": empty input plane");
   AX_CHECK(x && y, op, ": null device pointer");
-  if (dt == DType::f32)
-    adaptive_fwd_kernel<float><<<grid_for(n, kThreads), kThreads, 0, st>>>(
-        g, static_cast<const float*>(x), static_cast<float*>(y), n);
-  else
-    adaptive_fwd_kernel<double><<<grid_for(n, kThreads), kThreads, 0, st>>>(
-        g, static_cast<const double*>(x), static_cast<double*>(y), n);
+  dispatch(g, dt, [&](const auto& gi, auto tag) {
+    using T = decltype(tag);
+    using I = std::decay_t<decltype(gi.N)>;
+    adaptive_fwd_kernel<T, I><<<grid_for(n, kThreads), kThreads, 0, st>>>(
+        gi, static_cast<const T*>(x), static_cast<T*>(y), I(n));
+  });
   AX_LAUNCH_CHECK(op, "adaptive_avg_pool2d forward kernel launch");
 }
 
@@ -181,12 +195,12 @@ void adaptive_avg_pool2d_backward_launch(const PoolGeom& g, DType dt, const void
   if (n == 0) return;
   AX_CHECK(g.P > 0 && g.Q > 0, op, ": empty output size");
   AX_CHECK(dx && dy, op, ": null device pointer");
-  if (dt == DType::f32)
-    adaptive_bwd_kernel<float><<<grid_for(n, kThreads), kThreads, 0, st>>>(
-        g, static_cast<const float*>(dy), static_cast<float*>(dx), n);
-  else
-    adaptive_bwd_kernel<double><<<grid_for(n, kThreads), kThreads, 0, st>>>(
-        g, static_cast<const double*>(dy), static_cast<double*>(dx), n);
+  dispatch(g, dt, [&](const auto& gi, auto tag) {
+    using T = decltype(tag);
+    using I = std::decay_t<decltype(gi.N)>;
+    adaptive_bwd_kernel<T, I><<<grid_for(n, kThreads), kThreads, 0, st>>>(
+        gi, static_cast<const T*>(dy), static_cast<T*>(dx), I(n));
+  });
   AX_LAUNCH_CHECK(op, "adaptive_avg_pool2d backward kernel launch");
 }
 

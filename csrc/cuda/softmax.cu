@@ -4,11 +4,20 @@
 //             m = max over the row, s = sum exp(x - m)
 //   backward: y, dy: (rows, cols) -> dx: (rows, cols)
 //             softmax dx = y (dy - sum(dy y)), log_softmax dx = dy - exp(y) sum(dy)
-// cols <= 1024: one warp per row, the row held in registers (VPT values per lane, one read of
-// x), warp-shuffle reductions. cols > 1024: one block of 256 threads per row, a single online
-// pass for (max, sum) (each thread rescales its running sum when its maximum grows; partial
-// results merge the same way), then the write pass. Accumulation in float for float32, double
-// for float64. A row that is all -inf gives NaN, as in PyTorch.
+// The kernel per width (softmax_plan in softmax_rows.cuh): cols <= 1024 one warp per row, the
+// row held in registers (one read of x), warp-shuffle reductions; wider rows of 16-byte packs one
+// block per row, still in registers (up to 16384 float32 columns); anything else one block of 256
+// threads per row with a single online pass for (max, sum) (each thread rescales its running sum
+// when its maximum grows; partial results merge the same way), then the write pass. Rows move
+// as 16-byte loads and stores where cols and the pointers allow. The grids are sized from the
+// occupancy (a grid-stride loop over the rows): short rows do not pay a block launch each.
+// Accumulation in float for float32, double for float64. A row that is all -inf gives NaN, as
+// in PyTorch.
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <utility>
+
 #include "cuda/softmax.cuh"
 #include "cuda/softmax_rows.cuh"
 
@@ -31,11 +40,30 @@ __device__ __forceinline__ A warp_sum(A v) {
   return v;
 }
 
-constexpr int kWarpThreads = 128;  // 4 rows per block in the warp kernels
-constexpr int kBlockThreads = 256;
+constexpr int kWarpThreads = 128;  // 4 rows at a time per block in the warp kernels
+constexpr int kOnlineThreads = 256;
+
+// Block-wide sum (SUM) or maximum of v; every thread gets the result. The warps' partials are
+// combined in warp order by thread 0 (the emulator does the same).
+template <int NT, bool SUM, typename A>
+__device__ __forceinline__ A block_reduce(A v, A* sm) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  v = SUM ? warp_sum(v) : warp_max(v);
+  if (lane == 0) sm[warp] = v;
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    A t = sm[0];
+    for (int w = 1; w < NT / 32; ++w) t = SUM ? t + sm[w] : max_of(t, sm[w]);
+    sm[0] = t;
+  }
+  __syncthreads();
+  const A r = sm[0];
+  __syncthreads();  // sm is rewritten by the next reduction
+  return r;
+}
 
 // x: (rows, cols) -> y: (rows, cols), cols <= 32 VPT; one warp per row
-template <typename T, typename A, int VPT, bool LOG>
+template <typename T, typename A, int VPT, int PACK, bool LOG>
 __global__ void __launch_bounds__(kWarpThreads)
     softmax_warp_kernel(const T* __restrict__ x, T* __restrict__ y, index_t rows, int cols) {
   const int lane = threadIdx.x & 31;
@@ -43,9 +71,25 @@ __global__ void __launch_bounds__(kWarpThreads)
   for (index_t row = index_t(blockIdx.x) * (kWarpThreads / 32) + (threadIdx.x >> 5); row < rows;
        row += warps) {  // warp-uniform: every lane takes part in the shuffles
     A v[VPT];
-    const A m = warp_max(warp_load<T, A, VPT>(x + row * cols, cols, lane, v));
-    const A s = warp_sum(warp_exp_sum<A, VPT, LOG>(cols, lane, v, m));
-    warp_store<T, A, VPT, LOG>(y + row * cols, cols, lane, v, m, s);
+    const A m = warp_max(row_load<T, A, VPT, PACK>(x + row * cols, cols, lane, 32, v));
+    const A s = warp_sum(row_exp_sum<A, VPT, PACK, LOG>(cols, lane, 32, v, m));
+    row_store<T, A, VPT, PACK, LOG>(y + row * cols, cols, lane, 32, v, m, s);
+  }
+}
+
+// x: (rows, cols) -> y: (rows, cols), cols <= NT VPT; one block of NT threads per row, the row
+// in registers
+template <typename T, typename A, int VPT, int PACK, int NT, bool LOG>
+__global__ void __launch_bounds__(NT)
+    softmax_regs_kernel(const T* __restrict__ x, T* __restrict__ y, index_t rows, int cols) {
+  __shared__ A sm[NT / 32];
+  for (index_t row = blockIdx.x; row < rows; row += gridDim.x) {
+    A v[VPT];
+    const A m = block_reduce<NT, false>(
+        row_load<T, A, VPT, PACK>(x + row * cols, cols, threadIdx.x, NT, v), sm);
+    const A s =
+        block_reduce<NT, true>(row_exp_sum<A, VPT, PACK, LOG>(cols, threadIdx.x, NT, v, m), sm);
+    row_store<T, A, VPT, PACK, LOG>(y + row * cols, cols, threadIdx.x, NT, v, m, s);
   }
 }
 
@@ -66,7 +110,7 @@ __device__ __forceinline__ void block_merge_ms(A& m, A& s, A* sm_m, A* sm_s) {
   __syncthreads();
   if (threadIdx.x == 0) {
     A mm = sm_m[0], ss = sm_s[0];
-    for (int w = 1; w < kBlockThreads / 32; ++w) merge_ms(mm, ss, sm_m[w], sm_s[w]);
+    for (int w = 1; w < kOnlineThreads / 32; ++w) merge_ms(mm, ss, sm_m[w], sm_s[w]);
     sm_m[0] = mm;
     sm_s[0] = ss;
   }
@@ -76,38 +120,21 @@ __device__ __forceinline__ void block_merge_ms(A& m, A& s, A* sm_m, A* sm_s) {
   __syncthreads();  // sm_* are rewritten by the next row
 }
 
-template <typename A>
-__device__ __forceinline__ A block_sum(A v, A* sm) {
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  v = warp_sum(v);
-  if (lane == 0) sm[warp] = v;
-  __syncthreads();
-  if (threadIdx.x == 0) {
-    A t = A(0);
-    for (int w = 0; w < kBlockThreads / 32; ++w) t += sm[w];
-    sm[0] = t;
-  }
-  __syncthreads();
-  const A r = sm[0];
-  __syncthreads();
-  return r;
-}
-
 // x: (rows, cols) -> y: (rows, cols); one block of 256 threads per row (block-uniform loop)
 template <typename T, typename A, bool LOG>
-__global__ void __launch_bounds__(kBlockThreads)
-    softmax_block_kernel(const T* __restrict__ x, T* __restrict__ y, index_t rows, int cols) {
-  __shared__ A sm_m[kBlockThreads / 32], sm_s[kBlockThreads / 32];
+__global__ void __launch_bounds__(kOnlineThreads)
+    softmax_online_kernel(const T* __restrict__ x, T* __restrict__ y, index_t rows, int cols) {
+  __shared__ A sm_m[kOnlineThreads / 32], sm_s[kOnlineThreads / 32];
   for (index_t row = blockIdx.x; row < rows; row += gridDim.x) {
     A m, s;
-    block_online<T, A>(x + row * cols, cols, threadIdx.x, kBlockThreads, m, s);
+    block_online<T, A>(x + row * cols, cols, threadIdx.x, kOnlineThreads, m, s);
     block_merge_ms(m, s, sm_m, sm_s);
-    block_store<T, A, LOG>(x + row * cols, y + row * cols, cols, threadIdx.x, kBlockThreads, m, s);
+    block_store<T, A, LOG>(x + row * cols, y + row * cols, cols, threadIdx.x, kOnlineThreads, m, s);
   }
 }
 
 // y, dy: (rows, cols) -> dx: (rows, cols), cols <= 32 VPT; one warp per row
-template <typename T, typename A, int VPT, bool LOG>
+template <typename T, typename A, int VPT, int PACK, bool LOG>
 __global__ void __launch_bounds__(kWarpThreads)
     softmax_bwd_warp_kernel(const T* __restrict__ y, const T* __restrict__ dy, T* __restrict__ dx,
                             index_t rows, int cols) {
@@ -117,75 +144,116 @@ __global__ void __launch_bounds__(kWarpThreads)
        row += warps) {
     const index_t base = row * cols;
     A yv[VPT], gv[VPT];
-    const A s = warp_sum(warp_bwd_load<T, A, VPT, LOG>(y + base, dy + base, cols, lane, yv, gv));
-    warp_bwd_store<T, A, VPT, LOG>(dx + base, cols, lane, yv, gv, s);
+    const A s =
+        warp_sum(row_bwd_load<T, A, VPT, PACK, LOG>(y + base, dy + base, cols, lane, 32, yv, gv));
+    row_bwd_store<T, A, VPT, PACK, LOG>(dx + base, cols, lane, 32, yv, gv, s);
   }
 }
 
-template <typename T, typename A, bool LOG>
-__global__ void __launch_bounds__(kBlockThreads)
-    softmax_bwd_block_kernel(const T* __restrict__ y, const T* __restrict__ dy, T* __restrict__ dx,
-                             index_t rows, int cols) {
-  __shared__ A sm[kBlockThreads / 32];
+template <typename T, typename A, int VPT, int PACK, int NT, bool LOG>
+__global__ void __launch_bounds__(NT)
+    softmax_bwd_regs_kernel(const T* __restrict__ y, const T* __restrict__ dy, T* __restrict__ dx,
+                            index_t rows, int cols) {
+  __shared__ A sm[NT / 32];
   for (index_t row = blockIdx.x; row < rows; row += gridDim.x) {
     const index_t base = row * cols;
-    const A s = block_sum(
-        block_bwd_partial<T, A, LOG>(y + base, dy + base, cols, threadIdx.x, kBlockThreads), sm);
-    block_bwd_store<T, A, LOG>(y + base, dy + base, dx + base, cols, threadIdx.x, kBlockThreads, s);
+    A yv[VPT], gv[VPT];
+    const A s = block_reduce<NT, true>(
+        row_bwd_load<T, A, VPT, PACK, LOG>(y + base, dy + base, cols, threadIdx.x, NT, yv, gv), sm);
+    row_bwd_store<T, A, VPT, PACK, LOG>(dx + base, cols, threadIdx.x, NT, yv, gv, s);
   }
 }
 
-// 4 rows per 128-thread block: ceil(rows / 4) blocks, capped (the kernels loop over the rest).
-unsigned warp_rows_grid(index_t rows) {
-  const index_t b = (rows + 3) / 4, cap = 65535LL * 32;
-  return static_cast<unsigned>(b < cap ? b : cap);
-}
-unsigned block_grid(index_t rows) {
-  return static_cast<unsigned>(rows < 65535LL * 16 ? rows : 65535LL * 16);
+template <typename T, typename A, bool LOG>
+__global__ void __launch_bounds__(kOnlineThreads)
+    softmax_bwd_online_kernel(const T* __restrict__ y, const T* __restrict__ dy, T* __restrict__ dx,
+                              index_t rows, int cols) {
+  __shared__ A sm[kOnlineThreads / 32];
+  for (index_t row = blockIdx.x; row < rows; row += gridDim.x) {
+    const index_t base = row * cols;
+    const A s = block_reduce<kOnlineThreads, true>(
+        block_bwd_partial<T, A, LOG>(y + base, dy + base, cols, threadIdx.x, kOnlineThreads), sm);
+    block_bwd_store<T, A, LOG>(y + base, dy + base, dx + base, cols, threadIdx.x, kOnlineThreads,
+                               s);
+  }
 }
 
+// Blocks for a grid-stride loop over `items` (rows, or groups of rows): as many as can be
+// resident at once on the device (the kernel's occupancy x the SMs, cached per kernel and
+// device), never more than the items.
+template <typename Kernel>
+unsigned resident_grid(Kernel kernel, int threads, index_t items, const char* op) {
+  static std::mutex mu;
+  static std::map<std::pair<const void*, int>, int> per_sm_of;
+  int dev = 0;
+  check_cuda(cudaGetDevice(&dev), op, "cudaGetDevice");
+  const auto key = std::make_pair(reinterpret_cast<const void*>(kernel), dev);
+  int per_sm = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = per_sm_of.find(key);
+    if (it != per_sm_of.end()) per_sm = it->second;
+  }
+  if (per_sm == 0) {
+    check_cuda(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, threads, 0), op,
+               "cudaOccupancyMaxActiveBlocksPerMultiprocessor");
+    if (per_sm < 1) per_sm = 1;
+    std::lock_guard<std::mutex> lock(mu);
+    per_sm_of[key] = per_sm;
+  }
+  const index_t cap = index_t(per_sm) * current_sm_count(op);
+  const index_t b = items < cap ? items : cap;
+  return static_cast<unsigned>(b < 1 ? 1 : b);
+}
+
+bool aligned16(const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 == 0; }
+
 template <typename T, typename A, bool LOG>
-void fwd_t(const void* xv, void* yv, index_t rows, int cols, cudaStream_t st) {
+void fwd_t(const void* xv, void* yv, index_t rows, int cols, cudaStream_t st, const char* op) {
   const T* x = static_cast<const T*>(xv);
   T* y = static_cast<T*>(yv);
-  const unsigned wg = warp_rows_grid(rows);
-  if (cols <= 32)
-    softmax_warp_kernel<T, A, 1, LOG><<<wg, kWarpThreads, 0, st>>>(x, y, rows, cols);
-  else if (cols <= 64)
-    softmax_warp_kernel<T, A, 2, LOG><<<wg, kWarpThreads, 0, st>>>(x, y, rows, cols);
-  else if (cols <= 128)
-    softmax_warp_kernel<T, A, 4, LOG><<<wg, kWarpThreads, 0, st>>>(x, y, rows, cols);
-  else if (cols <= 256)
-    softmax_warp_kernel<T, A, 8, LOG><<<wg, kWarpThreads, 0, st>>>(x, y, rows, cols);
-  else if (cols <= 512)
-    softmax_warp_kernel<T, A, 16, LOG><<<wg, kWarpThreads, 0, st>>>(x, y, rows, cols);
-  else if (cols <= 1024)
-    softmax_warp_kernel<T, A, 32, LOG><<<wg, kWarpThreads, 0, st>>>(x, y, rows, cols);
-  else
-    softmax_block_kernel<T, A, LOG><<<block_grid(rows), kBlockThreads, 0, st>>>(x, y, rows, cols);
+  const RowPlan plan = softmax_plan<T>(cols, aligned16(x) && aligned16(y));
+  if (plan.kind == RowKind::block_online) {
+    auto k = softmax_online_kernel<T, A, LOG>;
+    k<<<resident_grid(k, kOnlineThreads, rows, op), kOnlineThreads, 0, st>>>(x, y, rows, cols);
+    return;
+  }
+  with_row_plan<T>(plan, [&](auto vpt, auto pack, auto nt) {
+    constexpr int V = decltype(vpt)::value, P = decltype(pack)::value, NT = decltype(nt)::value;
+    if constexpr (NT == 32) {
+      auto k = softmax_warp_kernel<T, A, V, P, LOG>;
+      const index_t groups = (rows + kWarpThreads / 32 - 1) / (kWarpThreads / 32);
+      k<<<resident_grid(k, kWarpThreads, groups, op), kWarpThreads, 0, st>>>(x, y, rows, cols);
+    } else {
+      auto k = softmax_regs_kernel<T, A, V, P, NT, LOG>;
+      k<<<resident_grid(k, NT, rows, op), NT, 0, st>>>(x, y, rows, cols);
+    }
+  });
 }
 
 template <typename T, typename A, bool LOG>
-void bwd_t(const void* yv, const void* dyv, void* dxv, index_t rows, int cols, cudaStream_t st) {
+void bwd_t(const void* yv, const void* dyv, void* dxv, index_t rows, int cols, cudaStream_t st,
+           const char* op) {
   const T* y = static_cast<const T*>(yv);
   const T* dy = static_cast<const T*>(dyv);
   T* dx = static_cast<T*>(dxv);
-  const unsigned wg = warp_rows_grid(rows);
-  if (cols <= 32)
-    softmax_bwd_warp_kernel<T, A, 1, LOG><<<wg, kWarpThreads, 0, st>>>(y, dy, dx, rows, cols);
-  else if (cols <= 64)
-    softmax_bwd_warp_kernel<T, A, 2, LOG><<<wg, kWarpThreads, 0, st>>>(y, dy, dx, rows, cols);
-  else if (cols <= 128)
-    softmax_bwd_warp_kernel<T, A, 4, LOG><<<wg, kWarpThreads, 0, st>>>(y, dy, dx, rows, cols);
-  else if (cols <= 256)
-    softmax_bwd_warp_kernel<T, A, 8, LOG><<<wg, kWarpThreads, 0, st>>>(y, dy, dx, rows, cols);
-  else if (cols <= 512)
-    softmax_bwd_warp_kernel<T, A, 16, LOG><<<wg, kWarpThreads, 0, st>>>(y, dy, dx, rows, cols);
-  else if (cols <= 1024)
-    softmax_bwd_warp_kernel<T, A, 32, LOG><<<wg, kWarpThreads, 0, st>>>(y, dy, dx, rows, cols);
-  else
-    softmax_bwd_block_kernel<T, A, LOG>
-        <<<block_grid(rows), kBlockThreads, 0, st>>>(y, dy, dx, rows, cols);
+  const RowPlan plan = softmax_plan<T>(cols, aligned16(y) && aligned16(dy) && aligned16(dx));
+  if (plan.kind == RowKind::block_online) {
+    auto k = softmax_bwd_online_kernel<T, A, LOG>;
+    k<<<resident_grid(k, kOnlineThreads, rows, op), kOnlineThreads, 0, st>>>(y, dy, dx, rows, cols);
+    return;
+  }
+  with_row_plan<T>(plan, [&](auto vpt, auto pack, auto nt) {
+    constexpr int V = decltype(vpt)::value, P = decltype(pack)::value, NT = decltype(nt)::value;
+    if constexpr (NT == 32) {
+      auto k = softmax_bwd_warp_kernel<T, A, V, P, LOG>;
+      const index_t groups = (rows + kWarpThreads / 32 - 1) / (kWarpThreads / 32);
+      k<<<resident_grid(k, kWarpThreads, groups, op), kWarpThreads, 0, st>>>(y, dy, dx, rows, cols);
+    } else {
+      auto k = softmax_bwd_regs_kernel<T, A, V, P, NT, LOG>;
+      k<<<resident_grid(k, NT, rows, op), NT, 0, st>>>(y, dy, dx, rows, cols);
+    }
+  });
 }
 
 void check_args(DType dt, index_t rows, index_t cols, const char* op) {
@@ -198,7 +266,14 @@ void check_args(DType dt, index_t rows, index_t cols, const char* op) {
 }  // namespace
 
 const char* softmax_kernel_name(index_t cols) {
-  return cols <= 1024 ? "warp_per_row" : "block_per_row";
+  switch (softmax_plan<float>(cols, true).kind) {
+    case RowKind::warp:
+      return "warp_per_row";
+    case RowKind::block_regs:
+      return "block_per_row_in_registers";
+    default:
+      return "block_per_row";
+  }
 }
 
 void softmax_forward_launch(DType dt, bool log, const void* x, void* y, index_t rows, index_t cols,
@@ -208,11 +283,11 @@ void softmax_forward_launch(DType dt, bool log, const void* x, void* y, index_t 
   AX_CHECK(x && y, op, ": null device pointer");
   const int c = static_cast<int>(cols);
   if (dt == DType::f32)
-    log ? fwd_t<float, float, true>(x, y, rows, c, st)
-        : fwd_t<float, float, false>(x, y, rows, c, st);
+    log ? fwd_t<float, float, true>(x, y, rows, c, st, op)
+        : fwd_t<float, float, false>(x, y, rows, c, st, op);
   else
-    log ? fwd_t<double, double, true>(x, y, rows, c, st)
-        : fwd_t<double, double, false>(x, y, rows, c, st);
+    log ? fwd_t<double, double, true>(x, y, rows, c, st, op)
+        : fwd_t<double, double, false>(x, y, rows, c, st, op);
   AX_LAUNCH_CHECK(op, "softmax forward kernel launch");
 }
 
@@ -223,11 +298,11 @@ void softmax_backward_launch(DType dt, bool log, const void* y, const void* dy, 
   AX_CHECK(y && dy && dx, op, ": null device pointer");
   const int c = static_cast<int>(cols);
   if (dt == DType::f32)
-    log ? bwd_t<float, float, true>(y, dy, dx, rows, c, st)
-        : bwd_t<float, float, false>(y, dy, dx, rows, c, st);
+    log ? bwd_t<float, float, true>(y, dy, dx, rows, c, st, op)
+        : bwd_t<float, float, false>(y, dy, dx, rows, c, st, op);
   else
-    log ? bwd_t<double, double, true>(y, dy, dx, rows, c, st)
-        : bwd_t<double, double, false>(y, dy, dx, rows, c, st);
+    log ? bwd_t<double, double, true>(y, dy, dx, rows, c, st, op)
+        : bwd_t<double, double, false>(y, dy, dx, rows, c, st, op);
   AX_LAUNCH_CHECK(op, "softmax backward kernel launch");
 }
 

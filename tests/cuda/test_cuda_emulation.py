@@ -241,13 +241,23 @@ def softmax_ref(x, log):
     return x64 - lse if log else np.exp(x64 - lse)
 
 
+WIDTHS = [1, 5, 32, 33, 64, 65, 128, 200, 256, 512, 1000, 1024, 1025, 1028, 2048, 3000, 4100]
+WIDTHS += [8192, 16384, 16388]
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("log", [False, True])
 def test_softmax_rows(dtype, log, rng):
     tol = 1e-5 if dtype == np.float32 else 1e-12
-    for cols in (1, 5, 32, 33, 64, 65, 200, 512, 1000, 1024, 1025, 3000):
+    # every kernel plan (softmax_plan): warp rows with and without 16-byte packs, block rows in
+    # registers (128 .. 1024 threads) and the online block kernel; a row buffer that starts off
+    # the 16-byte boundary takes the scalar kernels
+    cases = [(c, 0) for c in WIDTHS] + [(128, 1), (1000, 1), (2048, 1), (8192, 1)]
+    for cols, offset in cases:
         rows = 3
-        x = (rng.standard_normal((rows, cols)) * 8 + 40).astype(dtype)
+        buf = np.empty(rows * cols + offset, dtype)
+        x = buf[offset:].reshape(rows, cols)
+        x[...] = rng.standard_normal((rows, cols)) * 8 + 40
         y = np.full_like(x, np.nan)
         _cuda.emulate_softmax(False, log, x, None, y, rows, cols)
         want = softmax_ref(x, log)

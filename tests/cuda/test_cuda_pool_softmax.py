@@ -94,7 +94,10 @@ def softmax_ref(x, log):
     return x64 - lse if log else np.exp(x64 - lse)
 
 
-WIDTHS = [1, 17, 32, 33, 100, 513, 1000, 1024, 1025, 3000, 5000]
+# every kernel plan (softmax_rows.cuh, softmax_plan): warp rows with and without 16-byte packs,
+# block rows in registers (128 .. 1024 threads) and the online block kernel past them
+WIDTHS = [1, 17, 32, 33, 100, 128, 513, 1000, 1024, 1025, 1028, 2048, 3000, 5000, 8192, 16384]
+WIDTHS += [16388]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -116,6 +119,27 @@ def test_softmax_widths(dtype, log, rng):
             want_dx = y64 * (dy - (dy * y64).sum(axis=-1, keepdims=True))
         dx = bwd(cp.asarray(dy), cp.asarray(want.astype(dtype)))
         assert rel_err(cp.asnumpy(dx), want_dx) <= 10 * tol, (width, log)
+
+
+@pytest.mark.parametrize("cols", [128, 1000, 2048, 8192])
+def test_softmax_unaligned_rows_take_the_scalar_kernels(cols, rng):
+    # a buffer that starts 4 bytes past the 16-byte boundary: no 16-byte packs
+    rows = 5
+    x = (rng.standard_normal((rows, cols)) * 4).astype(np.float32)
+    buf = cp.empty(rows * cols + 1, cp.float32)
+    xv = buf[1:].reshape(rows, cols)
+    xv[...] = cp.asarray(x)
+    assert xv.data.ptr % 16 != 0
+    for log in (False, True):
+        fwd = cu.log_softmax_forward if log else cu.softmax_forward
+        assert rel_err(cp.asnumpy(fwd(xv)), softmax_ref(x, log)) <= 1e-5
+    y = softmax_ref(x, False).astype(np.float32)
+    ybuf = cp.empty(rows * cols + 1, cp.float32)
+    yv = ybuf[1:].reshape(rows, cols)
+    yv[...] = cp.asarray(y)
+    dy = rng.standard_normal(x.shape).astype(np.float32)
+    want = y * (dy - (dy * y).sum(axis=-1, keepdims=True))
+    assert rel_err(cp.asnumpy(cu.softmax_backward(cp.asarray(dy), yv)), want) <= 1e-4
 
 
 def test_softmax_dims_and_special_values(rng):
