@@ -19,6 +19,7 @@
 #include "cuda/conv2d.cuh"
 #include "cuda/emulate.cuh"
 #include "cuda/gemm.cuh"
+#include "cuda/optim.cuh"
 #include "cuda/pool.cuh"
 #include "cuda/softmax.cuh"
 
@@ -497,6 +498,23 @@ PYBIND11_MODULE(_cuda, m) {
       },
       py::arg("dtype"), py::arg("log"), py::arg("y"), py::arg("dy"), py::arg("dx"), py::arg("rows"),
       py::arg("cols"), py::arg("stream"));
+  m.def(
+      "adam_update",
+      [](int dt, index_t n, std::uintptr_t p, std::uintptr_t g, std::uintptr_t m_, std::uintptr_t v,
+         std::uintptr_t vmax, double beta1, double beta2, double eps, double step_size,
+         double bc2_sqrt, double wd, bool maximize, double shrink, std::uintptr_t stream) {
+        const char* op = "cuda.adam_update";
+        const DType t = dtype_arg(dt, op);
+        py::gil_scoped_release rel;
+        axonal::cuda::adam_update_launch(
+            t, n, ptr<void>(p), ptr<const void>(g), ptr<void>(m_), ptr<void>(v), ptr<void>(vmax),
+            beta1, beta2, eps, step_size, bc2_sqrt, wd, maximize, shrink, stream_arg(stream), op);
+      },
+      py::arg("dtype"), py::arg("n"), py::arg("param"), py::arg("grad"), py::arg("exp_avg"),
+      py::arg("exp_avg_sq"), py::arg("max_exp_avg_sq"), py::arg("beta1"), py::arg("beta2"),
+      py::arg("eps"), py::arg("step_size"), py::arg("bias_correction2_sqrt"),
+      py::arg("weight_decay"), py::arg("maximize"), py::arg("shrink"), py::arg("stream"),
+      "Fused Adam / AdamW step on dense device buffers of n elements (max_exp_avg_sq 0: none).");
   m.def("softmax_kernel_name",
         [](index_t cols) { return std::string(axonal::cuda::softmax_kernel_name(cols)); });
 

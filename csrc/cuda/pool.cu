@@ -13,12 +13,12 @@ constexpr int kThreads = 256;
 
 // Grid-stride loops in index type I (int where pool_fits_int32 holds, else int64): o / i run
 // below n < 2^30 and the stride below 2^29 (grid_for caps the blocks), so o + stride fits.
-template <typename T, typename I>
+template <typename T, typename I, int KH, int KW>
 __global__ void __launch_bounds__(kThreads)
     max_fwd_kernel(const PoolGeomT<I> g, const T* __restrict__ x, T* __restrict__ y,
                    std::int64_t* __restrict__ idx, I n) {
   for (I o = blockIdx.x * I(blockDim.x) + threadIdx.x; o < n; o += I(gridDim.x) * blockDim.x)
-    max_pool_fwd_one(g, x, y, idx, o);
+    max_pool_fwd_one<T, I, KH, KW>(g, x, y, idx, o);
 }
 
 // dy, idx: (planes, PQ) -> dx: (planes, HW), dx zeroed beforehand
@@ -112,8 +112,15 @@ void max_pool2d_forward_launch(const PoolGeom& g, DType dt, const void* x, void*
   dispatch(g, dt, [&](const auto& gi, auto tag) {
     using T = decltype(tag);
     using I = std::decay_t<decltype(gi.N)>;
-    max_fwd_kernel<T, I><<<grid_for(n, kThreads), kThreads, 0, st>>>(gi, static_cast<const T*>(x),
-                                                                     static_cast<T*>(y), idx, I(n));
+    const unsigned blocks = grid_for(n, kThreads);
+    const T* xt = static_cast<const T*>(x);
+    T* yt = static_cast<T*>(y);
+    if (g.kh == 2 && g.kw == 2)  // the common windows with compile-time loops
+      max_fwd_kernel<T, I, 2, 2><<<blocks, kThreads, 0, st>>>(gi, xt, yt, idx, I(n));
+    else if (g.kh == 3 && g.kw == 3)
+      max_fwd_kernel<T, I, 3, 3><<<blocks, kThreads, 0, st>>>(gi, xt, yt, idx, I(n));
+    else
+      max_fwd_kernel<T, I, 0, 0><<<blocks, kThreads, 0, st>>>(gi, xt, yt, idx, I(n));
   });
   AX_LAUNCH_CHECK(op, "max_pool2d forward kernel launch");
 }

@@ -76,17 +76,22 @@ AX_HD I first_valid(I start, I dil) {
 }
 
 // y, idx at output o (flat over N, C, P, Q).        x: (N, C, H, W) -> y, idx: (N, C, P, Q)
-template <typename T, typename I>
+// KH, KW > 0: the window size known at compile time (g.kh == KH, g.kw == KW; the kernels use it
+// for 2x2 and 3x3 windows): the loops unroll and the window's loads issue together.
+template <typename T, typename I, int KH = 0, int KW = 0>
 AX_HD void max_pool_fwd_one(const PoolGeomT<I>& g, const T* x, T* y, std::int64_t* idx, I o) {
   const I q = o % g.Q, t = o / g.Q, p = t % g.P, plane = t / g.P;
   const T* xp = x + plane * g.H * g.W;
   const I ih0 = p * g.sh - g.ph, iw0 = q * g.sw - g.pw;
+  const I kh = KH > 0 ? I(KH) : g.kh, kw = KW > 0 ? I(KW) : g.kw;
   T m = -std::numeric_limits<T>::infinity();
   I best = first_valid(ih0, g.dh) * g.W + first_valid(iw0, g.dw);
-  for (I r = 0; r < g.kh; ++r) {
+#pragma unroll
+  for (I r = 0; r < kh; ++r) {
     const I ih = ih0 + r * g.dh;
     if (ih < 0 || ih >= g.H) continue;
-    for (I s = 0; s < g.kw; ++s) {
+#pragma unroll
+    for (I s = 0; s < kw; ++s) {
       const I iw = iw0 + s * g.dw;
       if (iw < 0 || iw >= g.W) continue;
       const T v = xp[ih * g.W + iw];

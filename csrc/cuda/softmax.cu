@@ -4,7 +4,8 @@
 //             m = max over the row, s = sum exp(x - m)
 //   backward: y, dy: (rows, cols) -> dx: (rows, cols)
 //             softmax dx = y (dy - sum(dy y)), log_softmax dx = dy - exp(y) sum(dy)
-// The kernel per width (softmax_plan in softmax_rows.cuh): cols <= 1024 one warp per row, the
+// The kernel per width (softmax_plan in softmax_rows.cuh): cols <= 1024 one warp per row (short
+// rows 2 or 4 at a time, their loads in flight together), the
 // row held in registers (one read of x), warp-shuffle reductions; wider rows of 16-byte packs one
 // block per row, still in registers (up to 16384 float32 columns); anything else one block of 256
 // threads per row with a single online pass for (max, sum) (each thread rescales its running sum
@@ -62,18 +63,33 @@ __device__ __forceinline__ A block_reduce(A v, A* sm) {
   return r;
 }
 
-// x: (rows, cols) -> y: (rows, cols), cols <= 32 VPT; one warp per row
-template <typename T, typename A, int VPT, int PACK, bool LOG>
+// x: (rows, cols) -> y: (rows, cols), cols <= 32 VPT; one warp per row, ROWS rows at a time (the
+// loads of all ROWS rows in flight together: short rows alone leave the warp waiting on one
+// load at a time)
+template <typename T, typename A, int VPT, int PACK, int ROWS, bool LOG>
 __global__ void __launch_bounds__(kWarpThreads)
     softmax_warp_kernel(const T* __restrict__ x, T* __restrict__ y, index_t rows, int cols) {
   const int lane = threadIdx.x & 31;
-  const index_t warps = index_t(gridDim.x) * (kWarpThreads / 32);
-  for (index_t row = index_t(blockIdx.x) * (kWarpThreads / 32) + (threadIdx.x >> 5); row < rows;
-       row += warps) {  // warp-uniform: every lane takes part in the shuffles
-    A v[VPT];
-    const A m = warp_max(row_load<T, A, VPT, PACK>(x + row * cols, cols, lane, 32, v));
-    const A s = warp_sum(row_exp_sum<A, VPT, PACK, LOG>(cols, lane, 32, v, m));
-    row_store<T, A, VPT, PACK, LOG>(y + row * cols, cols, lane, 32, v, m, s);
+  const index_t step = index_t(gridDim.x) * (kWarpThreads / 32) * ROWS;
+  for (index_t row0 = (index_t(blockIdx.x) * (kWarpThreads / 32) + (threadIdx.x >> 5)) * ROWS;
+       row0 < rows; row0 += step) {  // warp-uniform: every lane takes part in the shuffles
+    A v[ROWS][VPT], m[ROWS], s[ROWS];
+#pragma unroll
+    for (int r = 0; r < ROWS; ++r)
+      m[r] = row0 + r < rows
+                 ? row_load<T, A, VPT, PACK>(x + (row0 + r) * cols, cols, lane, 32, v[r])
+                 : A(0);
+#pragma unroll
+    for (int r = 0; r < ROWS; ++r) m[r] = warp_max(m[r]);
+#pragma unroll
+    for (int r = 0; r < ROWS; ++r)
+      s[r] = row0 + r < rows ? row_exp_sum<A, VPT, PACK, LOG>(cols, lane, 32, v[r], m[r]) : A(1);
+#pragma unroll
+    for (int r = 0; r < ROWS; ++r) s[r] = warp_sum(s[r]);
+#pragma unroll
+    for (int r = 0; r < ROWS; ++r)
+      if (row0 + r < rows)
+        row_store<T, A, VPT, PACK, LOG>(y + (row0 + r) * cols, cols, lane, 32, v[r], m[r], s[r]);
   }
 }
 
@@ -133,20 +149,30 @@ __global__ void __launch_bounds__(kOnlineThreads)
   }
 }
 
-// y, dy: (rows, cols) -> dx: (rows, cols), cols <= 32 VPT; one warp per row
-template <typename T, typename A, int VPT, int PACK, bool LOG>
+// y, dy: (rows, cols) -> dx: (rows, cols), cols <= 32 VPT; one warp per row, ROWS at a time
+template <typename T, typename A, int VPT, int PACK, int ROWS, bool LOG>
 __global__ void __launch_bounds__(kWarpThreads)
     softmax_bwd_warp_kernel(const T* __restrict__ y, const T* __restrict__ dy, T* __restrict__ dx,
                             index_t rows, int cols) {
   const int lane = threadIdx.x & 31;
-  const index_t warps = index_t(gridDim.x) * (kWarpThreads / 32);
-  for (index_t row = index_t(blockIdx.x) * (kWarpThreads / 32) + (threadIdx.x >> 5); row < rows;
-       row += warps) {
-    const index_t base = row * cols;
-    A yv[VPT], gv[VPT];
-    const A s =
-        warp_sum(row_bwd_load<T, A, VPT, PACK, LOG>(y + base, dy + base, cols, lane, 32, yv, gv));
-    row_bwd_store<T, A, VPT, PACK, LOG>(dx + base, cols, lane, 32, yv, gv, s);
+  const index_t step = index_t(gridDim.x) * (kWarpThreads / 32) * ROWS;
+  for (index_t row0 = (index_t(blockIdx.x) * (kWarpThreads / 32) + (threadIdx.x >> 5)) * ROWS;
+       row0 < rows; row0 += step) {
+    A yv[ROWS][VPT], gv[ROWS][VPT], s[ROWS];
+#pragma unroll
+    for (int r = 0; r < ROWS; ++r) {
+      const index_t base = (row0 + r) * cols;
+      s[r] = row0 + r < rows ? row_bwd_load<T, A, VPT, PACK, LOG>(y + base, dy + base, cols, lane,
+                                                                  32, yv[r], gv[r])
+                             : A(0);
+    }
+#pragma unroll
+    for (int r = 0; r < ROWS; ++r) s[r] = warp_sum(s[r]);
+#pragma unroll
+    for (int r = 0; r < ROWS; ++r)
+      if (row0 + r < rows)
+        row_bwd_store<T, A, VPT, PACK, LOG>(dx + (row0 + r) * cols, cols, lane, 32, yv[r], gv[r],
+                                            s[r]);
   }
 }
 
@@ -206,6 +232,9 @@ unsigned resident_grid(Kernel kernel, int threads, index_t items, const char* op
   return static_cast<unsigned>(b < 1 ? 1 : b);
 }
 
+// Rows per warp iteration: up to 4 rows of <= 4 values per lane (<= 128 columns), 2 of 8.
+constexpr int warp_rows_at_once(int vpt) { return vpt <= 4 ? 4 : vpt <= 8 ? 2 : 1; }
+
 bool aligned16(const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 == 0; }
 
 template <typename T, typename A, bool LOG>
@@ -221,8 +250,9 @@ void fwd_t(const void* xv, void* yv, index_t rows, int cols, cudaStream_t st, co
   with_row_plan<T>(plan, [&](auto vpt, auto pack, auto nt) {
     constexpr int V = decltype(vpt)::value, P = decltype(pack)::value, NT = decltype(nt)::value;
     if constexpr (NT == 32) {
-      auto k = softmax_warp_kernel<T, A, V, P, LOG>;
-      const index_t groups = (rows + kWarpThreads / 32 - 1) / (kWarpThreads / 32);
+      constexpr int R = warp_rows_at_once(V);
+      auto k = softmax_warp_kernel<T, A, V, P, R, LOG>;
+      const index_t groups = (rows + kWarpThreads / 32 * R - 1) / (kWarpThreads / 32 * R);
       k<<<resident_grid(k, kWarpThreads, groups, op), kWarpThreads, 0, st>>>(x, y, rows, cols);
     } else {
       auto k = softmax_regs_kernel<T, A, V, P, NT, LOG>;
@@ -246,8 +276,9 @@ void bwd_t(const void* yv, const void* dyv, void* dxv, index_t rows, int cols, c
   with_row_plan<T>(plan, [&](auto vpt, auto pack, auto nt) {
     constexpr int V = decltype(vpt)::value, P = decltype(pack)::value, NT = decltype(nt)::value;
     if constexpr (NT == 32) {
-      auto k = softmax_bwd_warp_kernel<T, A, V, P, LOG>;
-      const index_t groups = (rows + kWarpThreads / 32 - 1) / (kWarpThreads / 32);
+      constexpr int R = warp_rows_at_once(V);
+      auto k = softmax_bwd_warp_kernel<T, A, V, P, R, LOG>;
+      const index_t groups = (rows + kWarpThreads / 32 * R - 1) / (kWarpThreads / 32 * R);
       k<<<resident_grid(k, kWarpThreads, groups, op), kWarpThreads, 0, st>>>(y, dy, dx, rows, cols);
     } else {
       auto k = softmax_bwd_regs_kernel<T, A, V, P, NT, LOG>;

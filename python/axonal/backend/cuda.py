@@ -985,3 +985,49 @@ def softmax_backward(grad_output: Array, output: Array, dim: int = -1) -> Array:
 def log_softmax_backward(grad_output: Array, output: Array, dim: int = -1) -> Array:
     """Gradient of log_softmax from its output y: dy - exp(y) * sum(dy, dim)."""
     return _softmax_bwd("log_softmax_backward", grad_output, output, dim, True)
+
+
+# ------------------------------------------------------------------ optimizers
+def adam_update(
+    param: Any,
+    grad: Any,
+    exp_avg: Any,
+    exp_avg_sq: Any,
+    max_exp_avg_sq: Any,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    step_size: float,
+    bias_correction2_sqrt: float,
+    weight_decay: float,
+    maximize: bool,
+    shrink: float,
+) -> bool:
+    """The fused Adam / AdamW step (one kernel, PyTorch's formula and order; the CPU's fused
+    update element for element) on dense device arrays of one float dtype, in place. Returns
+    False, touching nothing, where it does not apply (another dtype or layout, a mix of
+    devices): the caller then runs the elementwise version."""
+    arrays = [param, grad, exp_avg, exp_avg_sq] + (
+        [] if max_exp_avg_sq is None else [max_exp_avg_sq]
+    )
+    dt = param.dtype
+    dev = cp.cuda.runtime.getDevice()
+    for a in arrays:
+        if (
+            type(a) is not cp.ndarray
+            or a.dtype != dt
+            or not a.flags.c_contiguous
+            or a.shape != param.shape
+            or a.device.id != dev
+        ):
+            return False
+    code = _CODES.get(dt)
+    if code is None:
+        return False
+    _cuda.adam_update(
+        code, int(param.size), _ptr(param), _ptr(grad), _ptr(exp_avg), _ptr(exp_avg_sq),
+        _ptr(max_exp_avg_sq), float(beta1), float(beta2), float(eps), float(step_size),
+        float(bias_correction2_sqrt), float(weight_decay), bool(maximize), float(shrink),
+        _stream(),
+    )  # fmt: skip
+    return True

@@ -7,6 +7,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from .. import _cpu
+from .. import backend as _backend
 from .optimizer import (
     Optimizer,
     ParamsT,
@@ -106,6 +107,12 @@ class Adam(Optimizer):
                         d, g, m, v, vmax, beta1, beta2, eps, step_size,
                         bias_correction2_sqrt, wd, maximize, shrink,
                     )  # fmt: skip
+                    continue
+                kern = _backend.kernels_for(d)  # the CUDA build on device arrays: one kernel
+                if kern is not None and kern.adam_update(
+                    d, g, m, v, vmax, beta1, beta2, eps, step_size,
+                    bias_correction2_sqrt, wd, maximize, shrink,
+                ):  # fmt: skip
                     continue
                 self._launch(
                     _adam_kernel,
