@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "cuda/batchnorm.cuh"
 #include "cuda/conv2d.cuh"
 #include "cuda/emulate.cuh"
 #include "cuda/gemm.cuh"
@@ -498,6 +499,42 @@ PYBIND11_MODULE(_cuda, m) {
       },
       py::arg("dtype"), py::arg("log"), py::arg("y"), py::arg("dy"), py::arg("dx"), py::arg("rows"),
       py::arg("cols"), py::arg("stream"));
+  m.def(
+      "batch_norm_forward",
+      [](int dt, index_t N, index_t C, index_t L, std::uintptr_t x, std::uintptr_t w,
+         std::uintptr_t b, double eps, std::uintptr_t y, std::uintptr_t mean, std::uintptr_t var,
+         std::uintptr_t invstd, std::uintptr_t rmean, std::uintptr_t rvar, double momentum,
+         std::uintptr_t stream) {
+        const char* op = "cuda.batch_norm";
+        const DType t = dtype_arg(dt, op);
+        py::gil_scoped_release rel;
+        axonal::cuda::batch_norm_forward_launch(
+            t, N, C, L, ptr<const void>(x), ptr<const void>(w), ptr<const void>(b), eps,
+            ptr<void>(y), ptr<void>(mean), ptr<void>(var), ptr<void>(invstd), ptr<void>(rmean),
+            ptr<void>(rvar), momentum, stream_arg(stream), op);
+      },
+      py::arg("dtype"), py::arg("N"), py::arg("C"), py::arg("L"), py::arg("x"), py::arg("weight"),
+      py::arg("bias"), py::arg("eps"), py::arg("y"), py::arg("mean"), py::arg("var"),
+      py::arg("invstd"), py::arg("running_mean"), py::arg("running_var"), py::arg("momentum"),
+      py::arg("stream"),
+      "Batch norm (training) over a dense (N, C, L) buffer; null (0) weight / bias / running "
+      "statistics are absent.");
+  m.def(
+      "batch_norm_backward",
+      [](int dt, index_t N, index_t C, index_t L, std::uintptr_t x, std::uintptr_t g,
+         std::uintptr_t mean, std::uintptr_t invstd, std::uintptr_t w, std::uintptr_t gx,
+         std::uintptr_t sgx, std::uintptr_t sg, std::uintptr_t stream) {
+        const char* op = "cuda.batch_norm_backward";
+        const DType t = dtype_arg(dt, op);
+        py::gil_scoped_release rel;
+        axonal::cuda::batch_norm_backward_launch(t, N, C, L, ptr<const void>(x), ptr<const void>(g),
+                                                 ptr<const void>(mean), ptr<const void>(invstd),
+                                                 ptr<const void>(w), ptr<void>(gx), ptr<void>(sgx),
+                                                 ptr<void>(sg), stream_arg(stream), op);
+      },
+      py::arg("dtype"), py::arg("N"), py::arg("C"), py::arg("L"), py::arg("x"), py::arg("grad"),
+      py::arg("mean"), py::arg("invstd"), py::arg("weight"), py::arg("grad_input"),
+      py::arg("sum_grad_xhat"), py::arg("sum_grad"), py::arg("stream"));
   m.def(
       "adam_update",
       [](int dt, index_t n, std::uintptr_t p, std::uintptr_t g, std::uintptr_t m_, std::uintptr_t v,

@@ -116,7 +116,19 @@ class Tensor:
     ``axonal.tensor``).
     """
 
-    __slots__ = ("_data", "requires_grad", "grad", "grad_fn", "_vc", "_hooks", "__weakref__")
+    # _host_range (set by .to() only; read with getattr): (version, min, max) of an integer
+    # tensor copied from host memory, so that checks of its values (class targets) need no
+    # device synchronisation while the tensor is unchanged
+    __slots__ = (
+        "_data",
+        "requires_grad",
+        "grad",
+        "grad_fn",
+        "_vc",
+        "_hooks",
+        "_host_range",
+        "__weakref__",
+    )
     __array_priority__ = 1000
 
     def __init__(
@@ -466,7 +478,10 @@ class Tensor:
         if dev is not None:
             dev = device(dev)
             if dev != out.device:
+                src = out._data
                 out = _ops.ToDevice.apply(out, dev)
+                if type(src) is _ndarray and src.dtype.kind in "iu" and src.size:
+                    out._host_range = (out._vc[0], int(src.min()), int(src.max()))
         if copy and out is self:
             out = self.clone()
         return out

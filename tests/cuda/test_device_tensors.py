@@ -295,6 +295,23 @@ def test_training_step_does_not_synchronise():
             nn.utils.clip_grad_norm_(m.parameters(), 1.0)
             opt.step()
     axonal.cuda.synchronize()
+    # a classifier with BatchNorm and cross entropy on class targets copied from the host
+    # (their range is known there: no read back to check it)
+    from axonal.training.recipes_cnn import mnist_cnn
+
+    m = mnist_cnn((1, 28, 28), 10).cuda()
+    opt = optim.AdamW(m.parameters(), lr=1e-3)
+    x = axonal.randn(16, 1, 28, 28, device="cuda")
+    t = axonal.tensor(np.arange(16) % 10).to("cuda")
+    F.cross_entropy(m(x), t).backward()
+    opt.step()
+    axonal.cuda.synchronize()
+    with allow(False):
+        for _ in range(2):
+            opt.zero_grad()
+            F.cross_entropy(m(x), t).backward()
+            opt.step()
+    axonal.cuda.synchronize()
 
 
 def test_cli_train_on_cuda(tmp_path):

@@ -287,3 +287,20 @@ def test_a_training_step_does_not_wait_for_the_device():
     assert fake_cupy.transfers == before
     F.cross_entropy(net(x), axonal.tensor([0, 1] * 4, device="cuda")).backward()
     assert fake_cupy.transfers == before + 1  # the one check that the class indices are valid
+
+
+def test_class_targets_from_host_are_checked_without_a_device_read():
+    import axonal.nn.functional as F
+
+    x = axonal.randn(4, 3, device="cuda")
+    t = axonal.tensor(np.array([0, 2, 1, 2])).to("cuda")
+    assert t._host_range == (t._vc[0], 0, 2)  # known from the host copy
+    F.cross_entropy(x, t)
+    bad = axonal.tensor(np.array([0, 3, 1, 2])).to("cuda")
+    with pytest.raises(ValueError, match="target class index 3 is out of range"):
+        F.cross_entropy(x, bad)
+    t.add_(1)  # changed in place on the device: the host range no longer holds
+    with pytest.raises(ValueError, match="target class index 3 is out of range"):
+        F.cross_entropy(x, t)
+    neg = axonal.tensor(np.array([0, -100, 1, 2])).to("cuda")  # ignore_index: device check
+    F.cross_entropy(x, neg)
