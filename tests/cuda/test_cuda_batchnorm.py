@@ -55,9 +55,13 @@ def test_batch_norm_kernels_match_reference(dtype, shape, affine, rng):
     want_sg, want_sgx = g64.sum(axis=(0, 2)), (g64 * xhat).sum(axis=(0, 2))
     scale = inv * (w if affine else 1)
     want_gx = (g64 - want_sg[:, None] / m - xhat * want_sgx[:, None] / m) * scale[:, None]
-    assert rel(cp.asnumpy(sg), want_sg) <= 10 * tol
-    assert rel(cp.asnumpy(sgx), want_sgx) <= 10 * tol
-    assert rel(cp.asnumpy(gx), want_gx) <= 10 * tol
+    # errors against the size of the terms that cancel: with 2 values per channel gx is 0 up
+    # to rounding (the output is +-1 whatever x is), so its own maximum is no scale
+    g_scale = np.abs(g64).sum(axis=(0, 2))
+    assert np.all(np.abs(cp.asnumpy(sg) - want_sg) <= 10 * tol * g_scale)
+    assert np.all(np.abs(cp.asnumpy(sgx) - want_sgx) <= 10 * tol * g_scale)
+    gx_scale = (np.abs(g64).max() + np.abs(want_sg).max() + np.abs(want_sgx).max()) * scale
+    assert np.all(np.abs(cp.asnumpy(gx) - want_gx) <= 10 * tol * np.abs(gx_scale)[:, None])
     gx2, _, _ = cu.batch_norm_backward(d(g), d(x), mean, invstd, d(w), False)
     assert gx2 is None
 
