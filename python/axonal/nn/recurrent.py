@@ -212,8 +212,9 @@ class RNNBase(Module):
                 w_ih, w_hh, b_ih, b_hh, w_hr = self._params(idx)
                 if lstm and w_hr is None and _cpu_kernel(layer_in._data, w_ih._data, h0._data):
                     # the whole sequence in one op (NumPy arrays, C++ GEMM and cell kernels)
-                    xproj = F.linear(layer_in, w_ih, b_ih)
-                    xproj = xproj if b_hh is None else xproj + b_hh
+                    # both biases added once per gate (4H values), not to every step's row
+                    bias = b_ih if b_hh is None else (b_hh if b_ih is None else b_ih + b_hh)
+                    xproj = F.linear(layer_in, w_ih, bias)
                     out, h, c = LSTMSequence.apply(xproj, h0[idx], c0[idx], w_hh, d == 1)
                     outs.append(out)
                     h_n.append(h)
