@@ -298,7 +298,10 @@ void adam_update_py(const py::handle& p_h, const py::handle& g_h, const py::hand
       throw py::value_error(axonal::str_cat(op, ": ", names[i], " must be C-contiguous"));
     if (i != 1 && !a[i].writeable())
       throw py::value_error(axonal::str_cat(op, ": ", names[i], " is read-only"));
-    if (a[i].size() != a[0].size())
+    bool same_shape = a[i].ndim() == a[0].ndim();
+    for (py::ssize_t d = 0; same_shape && d < a[0].ndim(); ++d)
+      same_shape = a[i].shape(d) == a[0].shape(d);
+    if (!same_shape)  // torch's step needs equal shapes, not just equal sizes
       throw py::value_error(axonal::str_cat(op, ": ", names[i], " has shape ", shape_str(a[i]),
                                             ", param has shape ", shape_str(a[0])));
   }

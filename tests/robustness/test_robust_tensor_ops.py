@@ -120,3 +120,36 @@ def test_masked_fill_inplace_broadcasts_the_mask(a):
     np.testing.assert_array_equal(a.masked_fill(mask, -1.0).numpy(), expect)
     with pytest.raises(RuntimeError, match=r"masked_fill_: mask of shape \(3, 5\)"):
         a.clone().masked_fill_(axonal.ones(3, 5, dtype=axonal.bool), 0.0)
+
+
+@pytest.mark.parametrize("slope", ["a", None, [0.1], True])
+def test_leaky_relu_slope_must_be_a_real_number(slope):
+    import axonal.nn.functional as F
+
+    with pytest.raises(TypeError, match="leaky_relu: negative_slope must be a real number"):
+        F.leaky_relu(axonal.randn(3), slope)
+
+
+def test_leaky_relu_accepts_numpy_and_int_slopes():
+    import axonal.nn.functional as F
+
+    x = axonal.tensor([-2.0, 3.0])
+    np.testing.assert_allclose(F.leaky_relu(x, np.float32(0.5)).numpy(), [-1.0, 3.0])
+    np.testing.assert_allclose(F.leaky_relu(x, 1).numpy(), [-2.0, 3.0])
+
+
+def test_weighted_sampler_wants_one_weight_per_sample():
+    from axonal.utils.data import WeightedRandomSampler
+
+    with pytest.raises(ValueError, match=r"1-D sequence .* got shape \(2, 2\)"):
+        WeightedRandomSampler([[1.0, 2.0], [3.0, 4.0]], 4)
+    assert len(list(WeightedRandomSampler([1.0, 2.0, 3.0], 5))) == 5
+
+
+def test_fused_adam_wants_equal_shapes_not_just_sizes():
+    from axonal import _cpu
+
+    p = np.zeros((2, 3), np.float32)
+    args = (0.9, 0.999, 1e-8, 0.01, 1.0, 0.0, False, 1.0)
+    with pytest.raises(ValueError, match=r"adam_update: grad has shape \(3, 2\)"):
+        _cpu.adam_update(p, np.zeros((3, 2), np.float32), p.copy(), p.copy(), None, *args)

@@ -8,6 +8,7 @@ creation.
 
 from __future__ import annotations
 
+import numbers
 import operator
 from collections import namedtuple
 from typing import Any, List, Optional, Sequence, Tuple
@@ -936,7 +937,9 @@ def relu(x: Tensor) -> Tensor:
 
 
 def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
-    return LeakyRelu.apply(x, negative_slope)
+    if isinstance(negative_slope, bool) or not isinstance(negative_slope, numbers.Real):
+        raise TypeError(f"leaky_relu: negative_slope must be a real number, got {negative_slope!r}")
+    return LeakyRelu.apply(x, float(negative_slope))
 
 
 def elu(x: Tensor, alpha: float = 1.0) -> Tensor:

@@ -141,7 +141,12 @@ class WeightedRandomSampler(Sampler):
             raise ValueError(
                 f"WeightedRandomSampler: num_samples must be positive, got {num_samples}"
             )
-        w = np.asarray(to_numpy(weights), dtype=np.float64).reshape(-1)
+        w = np.asarray(to_numpy(weights), dtype=np.float64)
+        if w.ndim != 1:
+            raise ValueError(
+                "WeightedRandomSampler: weights must be a 1-D sequence (one weight per sample), "
+                f"got shape {w.shape}"
+            )
         if w.size == 0 or not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
             raise ValueError(
                 "WeightedRandomSampler: weights must be a non-empty sequence of finite, "
