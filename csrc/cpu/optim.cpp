@@ -35,7 +35,7 @@ void adam_range(index_t lo, index_t hi, T* __restrict p, const T* __restrict g, 
     v[i] = vi;
     T u = vi;
     if (kAms) {
-      u = std::max(vmax[i], vi);
+      u = (vmax[i] < vi || vi != vi) ? vi : vmax[i];  // torch.maximum: a NaN on either side wins
       vmax[i] = u;
     }
     p[i] = pi - mi / (std::sqrt(u) / bc2 + eps) * step_size;

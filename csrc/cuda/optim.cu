@@ -33,7 +33,7 @@ __global__ void __launch_bounds__(kThreads)
     v[i] = vi;
     T u = vi;
     if (vmax != nullptr) {
-      u = vmax[i] < vi ? vi : vmax[i];  // std::max(vmax, v), NaN cases included
+      u = (vmax[i] < vi || vi != vi) ? vi : vmax[i];  // as the CPU: a NaN on either side wins
       vmax[i] = u;
     }
     p[i] = pi - mi / (sqrt(u) / a.bc2 + a.eps) * a.step_size;

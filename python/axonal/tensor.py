@@ -165,10 +165,14 @@ class Tensor:
     @property
     def data(self) -> Tensor:
         """A detached Tensor sharing this tensor's storage; assigning replaces the storage."""
+        # writes through it do not count as this tensor's (its own version counter, as in
+        # PyTorch): a value range known from the host no longer holds
+        self._host_range = None
         return _new(self._data)
 
     @data.setter
     def data(self, value: Any) -> None:
+        self._host_range = None
         if isinstance(value, Tensor):
             self._data = value._data
         else:
@@ -760,7 +764,11 @@ class Tensor:
                     return op(*args)
         raw = [x._data if isinstance(x, Tensor) else x for x in inputs]
         if "out" in kwargs:
-            kwargs["out"] = tuple(x._data if isinstance(x, Tensor) else x for x in kwargs["out"])
+            outs = kwargs["out"] if isinstance(kwargs["out"], tuple) else (kwargs["out"],)
+            for x in outs:  # written in place: a new version
+                if isinstance(x, Tensor):
+                    x._vc[0] += 1
+            kwargs["out"] = tuple(x._data if isinstance(x, Tensor) else x for x in outs)
         res = getattr(ufunc, method)(*raw, **kwargs)
         if isinstance(res, tuple):
             return tuple(_wrap(r) for r in res)

@@ -304,3 +304,21 @@ def test_class_targets_from_host_are_checked_without_a_device_read():
         F.cross_entropy(x, t)
     neg = axonal.tensor(np.array([0, -100, 1, 2])).to("cuda")  # ignore_index: device check
     F.cross_entropy(x, neg)
+
+
+@pytest.mark.parametrize("how", ["data_fill", "data_setitem", "data_assign", "ufunc_out"])
+def test_class_target_range_forgotten_after_writes_around_autograd(how):
+    import axonal.nn.functional as F
+
+    x = axonal.randn(4, 3, device="cuda")
+    t = axonal.tensor(np.array([0, 2, 1, 2])).to("cuda")
+    if how == "data_fill":
+        t.data.fill_(7)
+    elif how == "data_setitem":
+        t.data[1] = 7
+    elif how == "data_assign":
+        t.data = axonal.tensor(np.array([0, 7, 1, 2])).to("cuda")
+    else:
+        np.add(t, 5, out=(t,))
+    with pytest.raises(ValueError, match="target class index 7 is out of range"):
+        F.cross_entropy(x, t)

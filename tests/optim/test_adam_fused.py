@@ -80,3 +80,23 @@ def test_adam_takes_the_numpy_path_for_non_contiguous_grads(rng):
         opt.step()
         opt.step()
     np.testing.assert_array_equal(p1.detach().numpy(), p2.detach().numpy())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_amsgrad_nan_wins_as_in_torch_maximum(dtype):
+    # a NaN in exp_avg_sq (or in max_exp_avg_sq) must reach the parameter, as torch.maximum /
+    # np.maximum propagate it; std::max(vmax, NaN) kept the old maximum and hid it
+    d = np.array([1.0, 1.0, 1.0], dtype)
+    g = np.array([0.1, 0.1, 0.1], dtype)
+    m = np.zeros(3, dtype)
+    v = np.array([np.nan, 0.01, 0.01], dtype)
+    vmax = np.array([0.02, np.nan, 0.02], dtype)
+    a = (d, g, m, v, vmax)
+    b = tuple(x.copy() for x in a)
+    args = (0.9, 0.999, 1e-8, 0.01, 0.5, 0.0, False, 1.0)
+    _cpu.adam_update(*a, *args)
+    t0, t1 = np.empty_like(d), np.empty_like(d)
+    _adam_kernel(*b, t0, t1, *args)
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)  # NaNs in the same places
+    assert np.isnan(a[0][:2]).all() and np.isfinite(a[0][2])
