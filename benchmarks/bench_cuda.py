@@ -235,6 +235,26 @@ def main(argv: Optional[List[str]] = None) -> int:
             "cuDNN",
             tbi,
             rel_err(dx, cp.asarray(tdx)),
+            "stride 1: forward kernel" if cu._DGRAD_VIA_FORWARD else "",
+        )
+        # the dedicated backward-input kernel, for comparison (stride 1 takes the forward one)
+        old_flag = cu._DGRAD_VIA_FORWARD
+        cu._DGRAD_VIA_FORWARD = False
+        try:
+            dx_k = cu.conv2d_backward_input(dy, w, x.shape, 1, 1)
+            ours_bik = t_cupy(lambda: cu.conv2d_backward_input(dy, w, x.shape, 1, 1))
+        finally:
+            cu._DGRAD_VIA_FORWARD = old_flag
+        add(
+            "conv2d bwd-input fp32",
+            shape,
+            ours_bik,
+            flops,
+            "TFLOP/s",
+            "cuDNN",
+            tbi,
+            rel_err(dx_k, cp.asarray(tdx)),
+            "dgrad kernel",
         )
         dw = cu.conv2d_backward_weight(dy, x, w.shape, 1, 1)
         tdw = torch.nn.grad.conv2d_weight(tx, tw.shape, tdy, padding=1)

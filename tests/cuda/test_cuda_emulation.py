@@ -286,3 +286,45 @@ def test_softmax_special_values(cols):
     assert y[0, cols // 2] == 1.0 and np.all(np.delete(y[0], cols // 2) == 0.0)
     assert np.isnan(y[1]).all()
     assert y[2, 0] == 1.0 and np.all(y[2, 1:] == 0.0)
+
+
+DGRAD_CASES = [
+    # (N, C, H, W), (K, R, S), padding, dilation, groups: stride 1 only
+    ((2, 3, 9, 11), (5, 3, 3), (1, 1), (1, 1), 1),
+    ((2, 3, 9, 11), (5, 3, 3), (0, 0), (1, 1), 1),  # padding' = 2: the full correlation
+    ((1, 4, 8, 8), (6, 3, 2), (1, 0), (1, 2), 2),
+    ((2, 6, 10, 9), (6, 3, 3), (2, 1), (2, 1), 6),  # depthwise, dilated
+    ((1, 3, 5, 6), (130, 2, 2), (0, 1), (1, 1), 1),
+    ((2, 8, 12, 13), (16, 5, 3), (2, 1), (1, 1), 4),
+    ((3, 2, 7, 5), (4, 1, 1), (0, 0), (1, 1), 1),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", range(len(DGRAD_CASES)))
+def test_input_gradient_as_a_forward_convolution(dtype, case, rng):
+    # the CUDA backend's stride-1 input gradient: the forward kernel on dy with the flipped,
+    # channel-swapped weight (backend/_dgrad.py), here through the emulated forward kernel
+    from axonal.backend._dgrad import dgrad_as_forward
+
+    xs, ks, padding, dilation, groups = DGRAD_CASES[case]
+    geom, ys, ws = conv_geom(xs, ks, (1, 1), padding, dilation, groups)
+    w = rng.standard_normal(ws).astype(dtype)
+    dy = rng.standard_normal(ys).astype(dtype)
+    want = ref.conv2d_backward_input(dy, w, xs, 1, padding, dilation, groups).astype(np.float64)
+    wt, pad = dgrad_as_forward(w, (1, 1), padding, dilation, groups)
+    wt = np.ascontiguousarray(wt)
+    geom2, out_shape, ws2 = conv_geom(ys, (wt.shape[0], *ws[2:]), (1, 1), pad, dilation, groups)
+    assert out_shape == xs and ws2 == wt.shape
+    dx = np.full(xs, np.nan, dtype)
+    _cuda.emulate_conv2d(0, geom2, dy, wt, None, dx)
+    assert rel_err(dx, want) <= (1e-5 if dtype == np.float32 else 1e-12)
+
+
+def test_input_gradient_as_forward_declines_strides_and_wide_padding():
+    from axonal.backend._dgrad import dgrad_as_forward
+
+    w = np.zeros((4, 2, 3, 3))
+    assert dgrad_as_forward(w, (2, 1), (1, 1), (1, 1), 1) is None
+    assert dgrad_as_forward(w, (1, 1), (3, 1), (1, 1), 1) is None  # padding > R - 1
+    assert dgrad_as_forward(w, (1, 1), (3, 1), (2, 1), 1) is not None  # 2 (R - 1) = 4 >= 3

@@ -28,6 +28,7 @@ except ImportError as e:  # pragma: no cover - backend.get("cuda") checks first
 
 from .. import _cuda  # type: ignore[attr-defined]
 from ..backends import cuda as _flags
+from ._dgrad import dgrad_as_forward as _dgrad_as_forward
 
 IntPair = Union[int, Sequence[int]]
 Array = Any  # cupy.ndarray
@@ -539,6 +540,11 @@ def _check_grad(op, dy, geom, xs, ws) -> None:
         )
 
 
+# conv2d_backward_input at stride 1 through the forward kernel (_dgrad.py); bench_cuda.py
+# times both ways
+_DGRAD_VIA_FORWARD = True
+
+
 def conv2d_backward_input(
     grad_output: Array,
     w: Array,
@@ -561,7 +567,15 @@ def conv2d_backward_input(
     dx = cp.empty(xs, dtype=dy.dtype)
     if dx.size:
         dy, w = _dense(dy), _dense(w)
-        _cuda.conv2d_backward_input(code, geom, _ptr(dy), _ptr(w), _ptr(dx), _stream())
+        via = _dgrad_as_forward(w, geom[9:11], geom[11:13], geom[13:15], geom[15])
+        if _DGRAD_VIA_FORWARD and via is not None and dy.size:
+            # stride 1: the forward kernel on dy with the flipped, channel-swapped weight
+            wt, pad = via
+            wt = cp.ascontiguousarray(wt)
+            g2 = _conv_params(op, dy.shape, wt.shape, 1, pad, geom[13:15], geom[15])
+            _cuda.conv2d_forward(code, g2, _ptr(dy), _ptr(wt), 0, _ptr(dx), _stream())
+        else:
+            _cuda.conv2d_backward_input(code, geom, _ptr(dy), _ptr(w), _ptr(dx), _stream())
     return dx
 
 
