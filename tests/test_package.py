@@ -104,3 +104,18 @@ def test_extension_error_messages_keep_their_numbers():
     assert lines[0] == "conv2d: stride must be positive, got (0, 0)"
     if len(lines) > 1:
         assert lines[1] == "cuda.emulate_gemm: a has 16 elements, the call reads or writes 20"
+
+
+def test_malloc_tuning_follows_the_environment():
+    import platform
+
+    code = "from axonal import _cpu; print(_cpu.malloc_tuned)"
+    runs = {}
+    for value in ("1", "0"):
+        env = dict(os.environ, AXONAL_MALLOC_TUNE=value)
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+        assert r.returncode == 0, r.stderr[-2000:]
+        runs[value] = r.stdout.strip()
+    assert runs["0"] == "False"
+    glibc = platform.libc_ver()[0] == "glibc"
+    assert runs["1"] == ("True" if glibc else "False")

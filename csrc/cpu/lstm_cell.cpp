@@ -93,18 +93,30 @@ void lstm_cell_backward(index_t N, index_t H, const T* dh, const T* dc, const T*
   });
 }
 
+// Threads for the recurrences: batch rows never depend on each other, so each thread runs the
+// whole sequence for its own slab of rows (a GEMM of its rows and the cell per step, both on one
+// thread) and no thread waits for another between steps. Up to 8 rows per slab per thread.
+inline int sequence_threads(index_t N, int num_threads) {
+  return static_cast<int>(std::max<index_t>(1, std::min<index_t>(num_threads, N / 8)));
+}
+
 template <typename T>
 void lstm_sequence_forward(index_t L, index_t N, index_t H, const T* xproj, const T* wt,
                            bool reverse, T* hs, T* cs, T* acts, int num_threads) {
   const index_t G = 4 * H, NH = N * H, NG = N * G;
-  std::vector<T> gates(static_cast<std::size_t>(NG));
-  for (index_t s = 0; s < L; ++s) {
-    const index_t t = reverse ? L - 1 - s : s;
-    std::copy(xproj + t * NG, xproj + (t + 1) * NG, gates.begin());
-    gemm<T>(false, false, N, G, H, T(1), hs + s * NH, H, wt, G, T(1), gates.data(), G, num_threads);
-    lstm_cell_forward<T>(N, H, gates.data(), cs + s * NH, acts + s * NG, cs + (s + 1) * NH,
-                         hs + (s + 1) * NH, num_threads);
-  }
+  parallel_chunks(N, sequence_threads(N, num_threads), [&](index_t n0, index_t n1) {
+    const index_t m = n1 - n0;
+    std::vector<T> gates(static_cast<std::size_t>(m * G));
+    for (index_t s = 0; s < L; ++s) {
+      const index_t t = reverse ? L - 1 - s : s;
+      const T* xp = xproj + t * NG + n0 * G;
+      std::copy(xp, xp + m * G, gates.begin());
+      gemm<T>(false, false, m, G, H, T(1), hs + s * NH + n0 * H, H, wt, G, T(1), gates.data(), G,
+              1);
+      lstm_cell_forward<T>(m, H, gates.data(), cs + s * NH + n0 * H, acts + s * NG + n0 * G,
+                           cs + (s + 1) * NH + n0 * H, hs + (s + 1) * NH + n0 * H, 1);
+    }
+  });
 }
 
 template <typename T>
@@ -113,19 +125,24 @@ void lstm_sequence_backward(index_t L, index_t N, index_t H, const T* dout, cons
                             bool reverse, T* dxproj, T* dh0, T* dc0, T* dw, int num_threads) {
   const index_t G = 4 * H, NH = N * H, NG = N * G;
   std::vector<T> dgs(static_cast<std::size_t>(L * NG));  // processing order
-  std::vector<T> dh(dhn, dhn + NH), dc(dcn, dcn + NH), dct(static_cast<std::size_t>(NH));
-  for (index_t s = L - 1; s >= 0; --s) {
-    const index_t t = reverse ? L - 1 - s : s;
-    for (index_t i = 0; i < NH; ++i) dh[i] += dout[t * NH + i];
-    lstm_cell_backward<T>(N, H, dh.data(), dc.data(), acts + s * NG, cs + s * NH, cs + (s + 1) * NH,
-                          dgs.data() + s * NG, dct.data(), num_threads);
-    std::swap(dc, dct);
-    gemm<T>(false, false, N, H, G, T(1), dgs.data() + s * NG, G, w, H, T(0), dh.data(), H,
-            num_threads);
-    std::copy(dgs.begin() + s * NG, dgs.begin() + (s + 1) * NG, dxproj + t * NG);
-  }
-  std::copy(dh.begin(), dh.end(), dh0);
-  std::copy(dc.begin(), dc.end(), dc0);
+  parallel_chunks(N, sequence_threads(N, num_threads), [&](index_t n0, index_t n1) {
+    const index_t m = n1 - n0, mh = m * H, mg = m * G;
+    std::vector<T> dh(dhn + n0 * H, dhn + n1 * H), dc(dcn + n0 * H, dcn + n1 * H);
+    std::vector<T> dct(static_cast<std::size_t>(mh));
+    for (index_t s = L - 1; s >= 0; --s) {
+      const index_t t = reverse ? L - 1 - s : s;
+      const T* dt = dout + t * NH + n0 * H;
+      for (index_t i = 0; i < mh; ++i) dh[i] += dt[i];
+      T* dg = dgs.data() + s * NG + n0 * G;
+      lstm_cell_backward<T>(m, H, dh.data(), dc.data(), acts + s * NG + n0 * G,
+                            cs + s * NH + n0 * H, cs + (s + 1) * NH + n0 * H, dg, dct.data(), 1);
+      std::swap(dc, dct);
+      gemm<T>(false, false, m, H, G, T(1), dg, G, w, H, T(0), dh.data(), H, 1);
+      std::copy(dg, dg + mg, dxproj + t * NG + n0 * G);
+    }
+    std::copy(dh.begin(), dh.end(), dh0 + n0 * H);
+    std::copy(dc.begin(), dc.end(), dc0 + n0 * H);
+  });
   // dW_hh = sum_s dgates_s^T h_s: (4H, L N) @ (L N, H)
   gemm<T>(true, false, G, H, L * N, T(1), dgs.data(), G, hs, H, T(0), dw, H, num_threads);
 }

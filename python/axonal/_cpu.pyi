@@ -3,6 +3,9 @@
 import numpy as np
 import numpy.typing as npt
 
+# glibc malloc tuned at import (bindings.cpp, tune_malloc); AXONAL_MALLOC_TUNE=0: False
+malloc_tuned: bool
+
 def gemm(
     a: npt.NDArray[np.floating],
     b: npt.NDArray[np.floating],

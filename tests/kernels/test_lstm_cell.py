@@ -135,11 +135,12 @@ def test_bad_arguments():
 
 
 @pytest.mark.parametrize("reverse", [False, True])
-def test_sequence_matches_step_by_step(simd, reverse):
+@pytest.mark.parametrize("N", [3, 19, 40])  # 19, 40: slabs of batch rows on several threads
+def test_sequence_matches_step_by_step(simd, threads, reverse, N):
     """lstm_sequence_forward / backward (the recurrence in C++) against the cell kernel and
     NumPy GEMMs step by step, float64."""
     rng = np.random.default_rng(5)
-    L, N, H = 7, 3, 9
+    L, H = 7, 9
     xproj = rng.standard_normal((L, N, 4 * H))
     h0, c0 = rng.standard_normal((N, H)), rng.standard_normal((N, H))
     w = rng.standard_normal((4 * H, H)) * 0.3
