@@ -875,6 +875,49 @@ py::tuple lstm_sequence_forward_py(const py::object& xproj_obj, const py::object
   return dt == DType::f32 ? run(float{}) : run(double{});
 }
 
+// One GRU layer and direction over a sequence (the recurrence in C++; see lstm_cell.h).
+py::tuple gru_sequence_forward_py(const py::object& xproj_obj, const py::object& h0_obj,
+                                  const py::object& wt_obj, const py::object& bhh_obj,
+                                  bool reverse) {
+  const char* op = "gru_sequence";
+  py::array xproj = as_array(xproj_obj, op, "xproj");
+  const DType dt = dtype_of(xproj, op, "xproj");
+  AX_CHECK(xproj.ndim() == 3 && xproj.shape(2) % 3 == 0, op,
+           ": xproj must be (L, N, 3H), got shape ", shape_str(xproj));
+  const index_t L = xproj.shape(0), N = xproj.shape(1), H = xproj.shape(2) / 3;
+  xproj = dense(xproj);
+  py::array h0 = matrix_arg(h0_obj, op, "h0", dt, N, H);
+  py::array wt = matrix_arg(wt_obj, op, "w_hh^T", dt, H, 3 * H);
+  py::array bhh;
+  if (!bhh_obj.is_none()) {
+    bhh = as_array(bhh_obj, op, "b_hh");
+    if (dtype_of(bhh, op, "b_hh") != dt)
+      throw py::type_error(str_cat(op, ": b_hh has dtype ", std::string(py::str(bhh.dtype())),
+                                   ", expected ", dt == DType::f32 ? "float32" : "float64"));
+    AX_CHECK(bhh.ndim() == 1 && bhh.shape(0) == 3 * H, op, ": b_hh must have shape (", 3 * H,
+             ",), got ", shape_str(bhh));
+    bhh = dense(bhh);
+  }
+  const int nt = axonal::get_num_threads();
+  auto run = [&](auto tag) -> py::tuple {
+    using T = decltype(tag);
+    py::array_t<T> hs(std::vector<py::ssize_t>{L + 1, N, H});
+    py::array_t<T> rz(std::vector<py::ssize_t>{L, N, 2 * H});
+    py::array_t<T> ns(std::vector<py::ssize_t>{L, N, H}), ghn(std::vector<py::ssize_t>{L, N, H});
+    T* hp = hs.mutable_data();
+    std::copy(cptr<T>(h0), cptr<T>(h0) + N * H, hp);
+    const T *xp = cptr<T>(xproj), *wp = cptr<T>(wt);
+    const T* bp = bhh_obj.is_none() ? nullptr : cptr<T>(bhh);
+    T *rzp = rz.mutable_data(), *np_ = ns.mutable_data(), *gp = ghn.mutable_data();
+    {
+      py::gil_scoped_release rel;
+      axonal::gru_sequence_forward<T>(L, N, H, xp, wp, bp, reverse, hp, rzp, np_, gp, nt);
+    }
+    return py::make_tuple(hs, rz, ns, ghn);
+  };
+  return dt == DType::f32 ? run(float{}) : run(double{});
+}
+
 py::tuple lstm_sequence_backward_py(const py::object& dout_obj, const py::object& dhn_obj,
                                     const py::object& dcn_obj, const py::object& hs_obj,
                                     const py::object& cs_obj, const py::object& acts_obj,
@@ -1066,6 +1109,9 @@ void register_conv_bindings(py::module_& m) {
   m.def("lstm_sequence_forward", &lstm_sequence_forward_py, py::arg("xproj"), py::arg("h0"),
         py::arg("c0"), py::arg("w_hh_t"), py::arg("reverse") = false,
         "One LSTM layer and direction over a sequence -> (hs (L+1, N, H), cs, acts (L, N, 4H)).");
+  m.def("gru_sequence_forward", &gru_sequence_forward_py, py::arg("xproj"), py::arg("h0"),
+        py::arg("w_hh_t"), py::arg("b_hh") = py::none(), py::arg("reverse") = false,
+        "One GRU layer and direction over a sequence -> (hs (L+1, N, H), rz (L, N, 2H), n, gh_n).");
   m.def("lstm_sequence_backward", &lstm_sequence_backward_py, py::arg("grad_output"),
         py::arg("grad_h_n"), py::arg("grad_c_n"), py::arg("hs"), py::arg("cs"), py::arg("acts"),
         py::arg("w_hh"), py::arg("reverse") = false,

@@ -147,6 +147,59 @@ void lstm_sequence_backward(index_t L, index_t N, index_t H, const T* dout, cons
   gemm<T>(true, false, G, H, L * N, T(1), dgs.data(), G, hs, H, T(0), dw, H, num_threads);
 }
 
+namespace {
+
+// The GRU cell over m rows (see gru_sequence_forward), portable; float32 takes the AVX2 kernel.
+template <typename T>
+void gru_cell_rows(index_t m, index_t H, const T* gi, const T* gh, const T* h, T* rz, T* n, T* ghn,
+                   T* h2) {
+#ifdef AXONAL_X86
+  if constexpr (std::is_same<T, float>::value)
+    if (simd_avx2()) return gru_cell_forward_f32_avx2(m, H, gi, gh, h, rz, n, ghn, h2);
+#endif
+  for (index_t r = 0; r < m; ++r) {
+    const T *gir = gi + r * 3 * H, *ghr = gh + r * 3 * H;
+    for (index_t j = 0; j < H; ++j) {
+      const T rr = sigmoid(gir[j] + ghr[j]), z = sigmoid(gir[H + j] + ghr[H + j]);
+      const T gn = ghr[2 * H + j], nn = std::tanh(gir[2 * H + j] + rr * gn);
+      rz[r * 2 * H + j] = rr;
+      rz[r * 2 * H + H + j] = z;
+      n[r * H + j] = nn;
+      ghn[r * H + j] = gn;
+      h2[r * H + j] = (T(1) - z) * nn + z * h[r * H + j];
+    }
+  }
+}
+
+}  // namespace
+
+template <typename T>
+void gru_sequence_forward(index_t L, index_t N, index_t H, const T* xproj, const T* wt,
+                          const T* bhh, bool reverse, T* hs, T* rz, T* ns, T* ghn,
+                          int num_threads) {
+  const index_t G = 3 * H, NH = N * H, NG = N * G;
+  parallel_chunks(N, sequence_threads(N, num_threads), [&](index_t n0, index_t n1) {
+    const index_t m = n1 - n0;
+    std::vector<T> gh(static_cast<std::size_t>(m * G), T(0));
+    for (index_t s = 0; s < L; ++s) {
+      const index_t t = reverse ? L - 1 - s : s;
+      if (bhh)
+        for (index_t r = 0; r < m; ++r) std::copy(bhh, bhh + G, gh.begin() + r * G);
+      gemm<T>(false, false, m, G, H, T(1), hs + s * NH + n0 * H, H, wt, G, bhh ? T(1) : T(0),
+              gh.data(), G, 1);
+      gru_cell_rows<T>(m, H, xproj + t * NG + n0 * G, gh.data(), hs + s * NH + n0 * H,
+                       rz + s * 2 * NH + n0 * 2 * H, ns + s * NH + n0 * H, ghn + s * NH + n0 * H,
+                       hs + (s + 1) * NH + n0 * H);
+    }
+  });
+}
+
+template void gru_sequence_forward<float>(index_t, index_t, index_t, const float*, const float*,
+                                          const float*, bool, float*, float*, float*, float*, int);
+template void gru_sequence_forward<double>(index_t, index_t, index_t, const double*, const double*,
+                                           const double*, bool, double*, double*, double*, double*,
+                                           int);
+
 template void lstm_sequence_forward<float>(index_t, index_t, index_t, const float*, const float*,
                                            bool, float*, float*, float*, int);
 template void lstm_sequence_forward<double>(index_t, index_t, index_t, const double*, const double*,

@@ -39,6 +39,22 @@ void lstm_sequence_backward(index_t L, index_t N, index_t H, const T* dout, cons
                             const T* dcn, const T* hs, const T* cs, const T* acts, const T* w,
                             bool reverse, T* dxproj, T* dh0, T* dc0, T* dw, int num_threads);
 
+// One GRU layer and direction over a whole sequence (PyTorch's gate order r, z, n; steps in
+// processing order as above): gh = h_s wt + b_hh (wt = W_hh^T, (H, 3H); b_hh (3H) or null),
+// gi = xproj[t] (b_ih included):
+//   r = sigmoid(gi_r + gh_r), z = sigmoid(gi_z + gh_z), n = tanh(gi_n + r gh_n),
+//   h' = (1 - z) n + z h
+//   xproj: (L, N, 3H), hs: (L+1, N, H) with hs[0] the initial state -> hs[1..L],
+//   rz: (L, N, 2H), ns: (L, N, H), ghn: (L, N, H) (gh_n: the backward needs it)
+template <typename T>
+void gru_sequence_forward(index_t L, index_t N, index_t H, const T* xproj, const T* wt,
+                          const T* bhh, bool reverse, T* hs, T* rz, T* ns, T* ghn, int num_threads);
+
+// AVX2/FMA float32 GRU cell over m rows (lstm_cell_avx2.cpp): gi, gh (m, 3H), h (m, H)
+// -> rz (m, 2H), n, ghn, h2 (m, H)
+void gru_cell_forward_f32_avx2(index_t m, index_t H, const float* gi, const float* gh,
+                               const float* h, float* rz, float* n, float* ghn, float* h2);
+
 // AVX2/FMA float32 rows [r0, r1) (lstm_cell_avx2.cpp)
 void lstm_cell_forward_f32_avx2(index_t r0, index_t r1, index_t H, const float* gates,
                                 const float* c, float* act, float* c2, float* h2);

@@ -43,7 +43,35 @@ inline void backward_units(index_t H, const float* dh, const float* dc, const fl
   st(dcp + j, _mm256_mul_ps(dct, f));
 }
 
+// GRU units [j, j + n) of one row.
+inline void gru_units(index_t H, const float* gi, const float* gh, const float* h, float* rz,
+                      float* nn, float* ghn, float* h2, index_t j, int n) {
+  auto ld = [n](const float* p) { return n == 8 ? _mm256_loadu_ps(p) : load_part(p, n, 0.0f); };
+  auto st = [n](float* p, __m256 v) { n == 8 ? _mm256_storeu_ps(p, v) : store_part(p, v, n); };
+  const __m256 r = sigmoid_ps(_mm256_add_ps(ld(gi + j), ld(gh + j)));
+  const __m256 z = sigmoid_ps(_mm256_add_ps(ld(gi + H + j), ld(gh + H + j)));
+  const __m256 gn = ld(gh + 2 * H + j);
+  const __m256 nv = tanh_ps(_mm256_add_ps(ld(gi + 2 * H + j), _mm256_mul_ps(r, gn)));
+  st(rz + j, r);
+  st(rz + H + j, z);
+  st(nn + j, nv);
+  st(ghn + j, gn);
+  // (1 - z) n + z h = n + z (h - n)
+  st(h2 + j, _mm256_fmadd_ps(z, _mm256_sub_ps(ld(h + j), nv), nv));
+}
+
 }  // namespace
+
+void gru_cell_forward_f32_avx2(index_t m, index_t H, const float* gi, const float* gh,
+                               const float* h, float* rz, float* n, float* ghn, float* h2) {
+  const index_t H8 = H / 8 * 8;
+  for (index_t r = 0; r < m; ++r) {
+    const float *gir = gi + r * 3 * H, *ghr = gh + r * 3 * H, *hr = h + r * H;
+    float *rzr = rz + r * 2 * H, *nr = n + r * H, *gnr = ghn + r * H, *h2r = h2 + r * H;
+    for (index_t j = 0; j < H8; j += 8) gru_units(H, gir, ghr, hr, rzr, nr, gnr, h2r, j, 8);
+    if (H8 < H) gru_units(H, gir, ghr, hr, rzr, nr, gnr, h2r, H8, static_cast<int>(H - H8));
+  }
+}
 
 void lstm_cell_forward_f32_avx2(index_t r0, index_t r1, index_t H, const float* gates,
                                 const float* c, float* act, float* c2, float* h2) {

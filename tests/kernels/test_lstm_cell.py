@@ -179,3 +179,48 @@ def test_sequence_bad_arguments():
     hs, cs, acts = _cpu.lstm_sequence_forward(x, h, h, np.zeros((3, 12), np.float32))
     with pytest.raises(ValueError, match=r"lstm_sequence_backward: grad_output must have shape"):
         _cpu.lstm_sequence_backward(x, h, h, hs, cs, acts, np.zeros((12, 3), np.float32))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("N, H", [(3, 9), (19, 16), (40, 13)])  # H % 8: the vector tail
+@pytest.mark.parametrize("bias", [True, False])
+def test_gru_sequence_matches_numpy_steps(simd, threads, dtype, reverse, N, H, bias):
+    """gru_sequence_forward (the recurrence in C++: slabs of rows per thread, the AVX2 cell for
+    float32) against the GRU equations step by step in float64."""
+    rng = np.random.default_rng(7)
+    L = 6
+    xproj = rng.standard_normal((L, N, 3 * H)).astype(dtype)
+    h0 = rng.standard_normal((N, H)).astype(dtype)
+    w = (rng.standard_normal((3 * H, H)) * 0.3).astype(dtype)
+    b = rng.standard_normal(3 * H).astype(dtype) if bias else None
+    hs, rz, ns, ghn = _cpu.gru_sequence_forward(xproj, h0, np.ascontiguousarray(w.T), b, reverse)
+    sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+    h = h0.astype(np.float64)
+    tol = dict(rtol=1e-12, atol=1e-12) if dtype == np.float64 else dict(rtol=2e-5, atol=2e-6)
+    order = range(L - 1, -1, -1) if reverse else range(L)
+    for s, t in enumerate(order):
+        gh = h @ w.T.astype(np.float64) + (0 if b is None else b.astype(np.float64))
+        gi = xproj[t].astype(np.float64)
+        r, z = sig(gi[:, :H] + gh[:, :H]), sig(gi[:, H : 2 * H] + gh[:, H : 2 * H])
+        n = np.tanh(gi[:, 2 * H :] + r * gh[:, 2 * H :])
+        h = (1 - z) * n + z * h
+        np.testing.assert_allclose(rz[s], np.concatenate([r, z], 1), **tol)
+        np.testing.assert_allclose(ns[s], n, **tol)
+        np.testing.assert_allclose(ghn[s], gh[:, 2 * H :], **tol)
+        np.testing.assert_allclose(hs[s + 1], h, **tol)
+    np.testing.assert_array_equal(hs[0], h0)
+
+
+def test_gru_sequence_bad_arguments():
+    x = np.zeros((2, 3, 12), np.float32)
+    h0 = np.zeros((3, 4), np.float32)
+    wt = np.zeros((4, 12), np.float32)
+    with pytest.raises(ValueError, match=r"gru_sequence: xproj must be \(L, N, 3H\)"):
+        _cpu.gru_sequence_forward(np.zeros((2, 3, 10), np.float32), h0, wt)
+    with pytest.raises(ValueError, match=r"gru_sequence: w_hh\^T must have shape \(4, 12\)"):
+        _cpu.gru_sequence_forward(x, h0, wt[:, :8])
+    with pytest.raises(ValueError, match=r"gru_sequence: b_hh must have shape \(12,\)"):
+        _cpu.gru_sequence_forward(x, h0, wt, np.zeros(8, np.float32))
+    with pytest.raises(TypeError, match="gru_sequence: h0 has dtype float64"):
+        _cpu.gru_sequence_forward(x, h0.astype(np.float64), wt)

@@ -137,34 +137,18 @@ class LSTMSequence(Function):
 class GRUSequence(Function):
     """One GRU layer and direction over a whole sequence, on NumPy float32/float64 arrays:
     (xproj (L, N, 3H) = x W_ih^T + b_ih, h0 (N, H), w_hh (3H, H), b_hh (3H,) or None, reverse)
-    -> (out (L, N, H), h_n). Per step one GEMM (h W_hh^T + b_hh) and the gate arithmetic in
-    NumPy; backpropagation through time inside the op, w_hh's gradient as one GEMM."""
+    -> (out (L, N, H), h_n). The forward recurrence in C++ (``_cpu.gru_sequence_forward``: per
+    step one GEMM, h W_hh^T + b_hh, and the fused gate arithmetic); backpropagation through time
+    inside the op in NumPy, w_hh's gradient as one GEMM."""
 
     @staticmethod
     def forward(ctx: Any, xproj: Any, h0: Any, w_hh: Any, b_hh: Any, reverse: bool) -> tuple:
-        L, N, G = xproj.shape
-        H = G // 3
-        dt = xproj.dtype
-        hs = np.empty((L + 1, N, H), dt)  # processing order, hs[0] = h0
-        rz = np.empty((L, N, 2 * H), dt)  # r and z
-        ns = np.empty((L, N, H), dt)
-        ghn = np.empty((L, N, H), dt)  # h W_hn^T + b_hn
-        hs[0] = h0
+        L = xproj.shape[0]
         w = np.ascontiguousarray(w_hh)
-        wt = np.ascontiguousarray(w_hh.T)  # (H, 3H): the steps' GEMMs read it as is, no packing
-        bias = None if b_hh is None else np.broadcast_to(b_hh, (N, G))
-        for s in range(L):
-            t = L - 1 - s if reverse else s
-            if bias is None:
-                gh = _cpu.gemm(hs[s], wt)
-            else:
-                gh = _cpu.gemm(hs[s], wt, bias.copy(), beta=1.0)
-            gi = xproj[t]
-            rz[s] = _sigmoid(gi[:, : 2 * H] + gh[:, : 2 * H])
-            r, z = rz[s, :, :H], rz[s, :, H:]
-            ghn[s] = gh[:, 2 * H :]
-            ns[s] = np.tanh(gi[:, 2 * H :] + r * ghn[s])
-            hs[s + 1] = (1.0 - z) * ns[s] + z * hs[s]
+        wt = np.ascontiguousarray(w_hh.T)  # (H, 3H): the steps' GEMMs read it as is
+        # the recurrence in C++ (rows split over threads for the whole sequence; the cell's
+        # gate arithmetic AVX2 for float32): hs (L + 1, N, H) in processing order, hs[0] = h0
+        hs, rz, ns, ghn = _cpu.gru_sequence_forward(xproj, h0, wt, b_hh, reverse)
         out = hs[:0:-1] if reverse else hs[1:]
         ctx.save_for_backward(hs, rz, ns, ghn, w.copy())
         ctx.reverse, ctx.has_bias = reverse, b_hh is not None
