@@ -206,7 +206,15 @@ class Optimizer:
             @functools.wraps(fn)
             def step(self, *args: Any, **kw: Any) -> Any:
                 self._opt_called = True  # lets LR schedulers warn about a wrong call order
-                return fn(self, *args, **kw)
+                res = fn(self, *args, **kw)
+                # the parameters changed in place: a new version of each, as PyTorch counts it,
+                # so a backward through a graph that saved them before the step raises instead
+                # of using the updated values
+                for group in self.param_groups:
+                    for p in group["params"]:
+                        if p.grad is not None:
+                            p._vc[0] += 1
+                return res
 
             step._axonal_marks_step = True  # type: ignore[attr-defined]
             cls.step = step  # type: ignore[method-assign]
