@@ -19,37 +19,43 @@ namespace {
 
 constexpr index_t kQueryBlock = 64;
 
-// Probabilities of the query rows [q0, q0 + nq) of item b in p (nq x S): scores, mask, causal
-// mask, row softmax.
+// Keys a block of queries [q0, q0 + nq) can see: all S, or with the causal mask (query i sees
+// keys j <= i) the first q0 + nq; the block's products and softmax stop there.
+inline index_t keys_seen(const AttentionShape& s, index_t q0, index_t nq) {
+  return s.causal ? std::min(s.S, q0 + nq) : s.S;
+}
+
+// Probabilities of the query rows [q0, q0 + nq) of item b in p (nq x sk, row stride sk, sk =
+// keys_seen): scores, mask, causal mask, row softmax.
 template <typename T>
 void block_probabilities(const AttentionShape& s, T scale, const T* qb, const T* kb, const T* maskb,
-                         index_t q0, index_t nq, T* p) {
-  gemm<T>(false, true, nq, s.S, s.E, scale, qb + q0 * s.E, s.E, kb, s.E, T(0), p, s.S, 1);
+                         index_t q0, index_t nq, index_t sk, T* p) {
+  gemm<T>(false, true, nq, sk, s.E, scale, qb + q0 * s.E, s.E, kb, s.E, T(0), p, sk, 1);
   if (maskb)
     for (index_t i = 0; i < nq; ++i) {
       const T* m = maskb + (q0 + i) * s.S;
-      T* row = p + i * s.S;
-      for (index_t j = 0; j < s.S; ++j) row[j] += m[j];
+      T* row = p + i * sk;
+      for (index_t j = 0; j < sk; ++j) row[j] += m[j];
     }
   constexpr T ninf = -std::numeric_limits<T>::infinity();
   if (s.causal)
     for (index_t i = 0; i < nq; ++i)
-      std::fill(p + i * s.S + std::min(s.S, q0 + i + 1), p + (i + 1) * s.S, ninf);
+      std::fill(p + i * sk + std::min(sk, q0 + i + 1), p + (i + 1) * sk, ninf);
   // A query that may attend to no key (its whole row at -inf) gets probabilities 0, so output 0
   // and no gradient, as PyTorch's scaled_dot_product_attention (the softmax would give NaN).
   bool blocked[kQueryBlock];
   bool any = false;
   for (index_t i = 0; i < nq; ++i) {
-    const T* row = p + i * s.S;
+    const T* row = p + i * sk;
     index_t j = 0;
-    while (j < s.S && row[j] == ninf) ++j;  // stops at the first key it may see
-    blocked[i] = j == s.S;
+    while (j < sk && row[j] == ninf) ++j;  // stops at the first key it may see
+    blocked[i] = j == sk;
     any = any || blocked[i];
   }
-  softmax_forward<T>(nq, s.S, 1, p, p, false, 1);
+  softmax_forward<T>(nq, sk, 1, p, p, false, 1);
   if (any)
     for (index_t i = 0; i < nq; ++i)
-      if (blocked[i]) std::fill(p + i * s.S, p + (i + 1) * s.S, T(0));
+      if (blocked[i]) std::fill(p + i * sk, p + (i + 1) * sk, T(0));
 }
 
 }  // namespace
@@ -69,8 +75,10 @@ void attention_forward(const AttentionShape& s, T scale, const T* q, const T* k,
       const index_t b = it / nblk, q0 = (it % nblk) * kQueryBlock;
       const index_t nq = std::min(kQueryBlock, s.L - q0);
       const T* maskb = mask ? mask + b * s.mask_stride : nullptr;
-      block_probabilities(s, scale, q + b * s.L * s.E, k + b * s.S * s.E, maskb, q0, nq, p.data());
-      gemm<T>(false, false, nq, s.Ev, s.S, T(1), p.data(), s.S, v + b * s.S * s.Ev, s.Ev, T(0),
+      const index_t sk = keys_seen(s, q0, nq);
+      block_probabilities(s, scale, q + b * s.L * s.E, k + b * s.S * s.E, maskb, q0, nq, sk,
+                          p.data());
+      gemm<T>(false, false, nq, s.Ev, sk, T(1), p.data(), sk, v + b * s.S * s.Ev, s.Ev, T(0),
               o + (b * s.L + q0) * s.Ev, s.Ev, 1);
     }
   });
@@ -99,27 +107,28 @@ void attention_backward(const AttentionShape& s, T scale, const T* dout, const T
         const index_t nq = std::min(kQueryBlock, s.L - q0);
         const T* dob = dout + (b * s.L + q0) * s.Ev;
         const T* ob = o + (b * s.L + q0) * s.Ev;
-        block_probabilities(s, scale, qb, kb, maskb, q0, nq, p.data());
+        const index_t sk = keys_seen(s, q0, nq);  // the keys past it get no gradient here
+        block_probabilities(s, scale, qb, kb, maskb, q0, nq, sk, p.data());
         // dV += P^T dO
-        gemm<T>(true, false, s.S, s.Ev, nq, T(1), p.data(), s.S, dob, s.Ev, T(1),
-                dv + b * s.S * s.Ev, s.Ev, 1);
+        gemm<T>(true, false, sk, s.Ev, nq, T(1), p.data(), sk, dob, s.Ev, T(1), dv + b * s.S * s.Ev,
+                s.Ev, 1);
         // dP = dO V^T; dS = P * (dP - rowsum(dO * O))
-        gemm<T>(false, true, nq, s.S, s.Ev, T(1), dob, s.Ev, vb, s.Ev, T(0), dp.data(), s.S, 1);
+        gemm<T>(false, true, nq, sk, s.Ev, T(1), dob, s.Ev, vb, s.Ev, T(0), dp.data(), sk, 1);
         for (index_t i = 0; i < nq; ++i) {
           T acc = 0;
           for (index_t j = 0; j < s.Ev; ++j) acc += dob[i * s.Ev + j] * ob[i * s.Ev + j];
           rs[i] = acc;
         }
         for (index_t i = 0; i < nq; ++i) {
-          T* d = dp.data() + i * s.S;
-          const T* pr = p.data() + i * s.S;
+          T* d = dp.data() + i * sk;
+          const T* pr = p.data() + i * sk;
           const T r = rs[i];
-          for (index_t j = 0; j < s.S; ++j) d[j] = pr[j] * (d[j] - r);
+          for (index_t j = 0; j < sk; ++j) d[j] = pr[j] * (d[j] - r);
         }
         // dQ = scale dS K; dK += scale dS^T Q
-        gemm<T>(false, false, nq, s.E, s.S, scale, dp.data(), s.S, kb, s.E, T(0),
+        gemm<T>(false, false, nq, s.E, sk, scale, dp.data(), sk, kb, s.E, T(0),
                 dq + (b * s.L + q0) * s.E, s.E, 1);
-        gemm<T>(true, false, s.S, s.E, nq, scale, dp.data(), s.S, qb + q0 * s.E, s.E, T(1),
+        gemm<T>(true, false, sk, s.E, nq, scale, dp.data(), sk, qb + q0 * s.E, s.E, T(1),
                 dk + b * s.S * s.E, s.E, 1);
       }
     }
