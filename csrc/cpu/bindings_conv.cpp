@@ -918,6 +918,42 @@ py::tuple gru_sequence_forward_py(const py::object& xproj_obj, const py::object&
   return dt == DType::f32 ? run(float{}) : run(double{});
 }
 
+py::tuple gru_sequence_backward_py(const py::object& dout_obj, const py::object& dhn_obj,
+                                   const py::object& hs_obj, const py::object& rz_obj,
+                                   const py::object& ns_obj, const py::object& ghn_obj,
+                                   const py::object& w_obj, bool reverse, bool bias) {
+  const char* op = "gru_sequence_backward";
+  py::array ns = as_array(ns_obj, op, "ns");
+  const DType dt = dtype_of(ns, op, "ns");
+  AX_CHECK(ns.ndim() == 3, op, ": ns must be (L, N, H), got ", shape_str(ns));
+  const index_t L = ns.shape(0), N = ns.shape(1), H = ns.shape(2);
+  ns = dense(ns);
+  py::array dout = matrix_like_3d(dout_obj, op, "grad_output", dt, L, N, H);
+  py::array hs = matrix_like_3d(hs_obj, op, "hs", dt, L + 1, N, H);
+  py::array rz = matrix_like_3d(rz_obj, op, "rz", dt, L, N, 2 * H);
+  py::array ghn = matrix_like_3d(ghn_obj, op, "ghn", dt, L, N, H);
+  py::array dhn = matrix_arg(dhn_obj, op, "grad_h_n", dt, N, H);
+  py::array w = matrix_arg(w_obj, op, "w_hh", dt, 3 * H, H);
+  const int nt = axonal::get_num_threads();
+  auto run = [&](auto tag) -> py::tuple {
+    using T = decltype(tag);
+    py::array_t<T> dx(std::vector<py::ssize_t>{L, N, 3 * H});
+    py::array_t<T> dh0(std::vector<py::ssize_t>{N, H}), dw(std::vector<py::ssize_t>{3 * H, H});
+    py::array_t<T> db(std::vector<py::ssize_t>{3 * H});
+    const T *dop = cptr<T>(dout), *dhp = cptr<T>(dhn), *hp = cptr<T>(hs), *rp = cptr<T>(rz);
+    const T *np_ = cptr<T>(ns), *gp = cptr<T>(ghn), *wp = cptr<T>(w);
+    T *dxp = dx.mutable_data(), *dh0p = dh0.mutable_data(), *dwp = dw.mutable_data();
+    T* dbp = bias ? db.mutable_data() : nullptr;
+    {
+      py::gil_scoped_release rel;
+      axonal::gru_sequence_backward<T>(L, N, H, dop, dhp, hp, rp, np_, gp, wp, reverse, dxp, dh0p,
+                                       dwp, dbp, nt);
+    }
+    return py::make_tuple(dx, dh0, dw, bias ? py::object(db) : py::object(py::none()));
+  };
+  return dt == DType::f32 ? run(float{}) : run(double{});
+}
+
 py::tuple lstm_sequence_backward_py(const py::object& dout_obj, const py::object& dhn_obj,
                                     const py::object& dcn_obj, const py::object& hs_obj,
                                     const py::object& cs_obj, const py::object& acts_obj,
@@ -1112,6 +1148,10 @@ void register_conv_bindings(py::module_& m) {
   m.def("gru_sequence_forward", &gru_sequence_forward_py, py::arg("xproj"), py::arg("h0"),
         py::arg("w_hh_t"), py::arg("b_hh") = py::none(), py::arg("reverse") = false,
         "One GRU layer and direction over a sequence -> (hs (L+1, N, H), rz (L, N, 2H), n, gh_n).");
+  m.def("gru_sequence_backward", &gru_sequence_backward_py, py::arg("grad_output"),
+        py::arg("grad_h_n"), py::arg("hs"), py::arg("rz"), py::arg("ns"), py::arg("ghn"),
+        py::arg("w_hh"), py::arg("reverse") = false, py::arg("bias") = true,
+        "Backpropagation through time of gru_sequence_forward -> (dxproj, dh0, dw_hh, db_hh).");
   m.def("lstm_sequence_backward", &lstm_sequence_backward_py, py::arg("grad_output"),
         py::arg("grad_h_n"), py::arg("grad_c_n"), py::arg("hs"), py::arg("cs"), py::arg("acts"),
         py::arg("w_hh"), py::arg("reverse") = false,

@@ -194,6 +194,60 @@ void gru_sequence_forward(index_t L, index_t N, index_t H, const T* xproj, const
   });
 }
 
+template <typename T>
+void gru_sequence_backward(index_t L, index_t N, index_t H, const T* dout, const T* dhn,
+                           const T* hs, const T* rz, const T* ns, const T* ghn, const T* w,
+                           bool reverse, T* dxproj, T* dh0, T* dw, T* db, int num_threads) {
+  const index_t G = 3 * H, NH = N * H, NG = N * G;
+  std::vector<T> dgh(static_cast<std::size_t>(L * NG));  // processing order
+  parallel_chunks(N, sequence_threads(N, num_threads), [&](index_t n0, index_t n1) {
+    const index_t m = n1 - n0;
+    std::vector<T> dh(dhn + n0 * H, dhn + n1 * H), gz(static_cast<std::size_t>(m * H));
+    for (index_t s = L - 1; s >= 0; --s) {
+      const index_t t = reverse ? L - 1 - s : s;
+      const T* dt = dout + t * NH + n0 * H;
+      T* dg = dgh.data() + s * NG + n0 * G;
+      T* dx = dxproj + t * NG + n0 * G;
+      for (index_t r = 0; r < m; ++r) {
+        const T* rzr = rz + s * 2 * NH + (n0 + r) * 2 * H;
+        const T* nr = ns + s * NH + (n0 + r) * H;
+        const T* gnr = ghn + s * NH + (n0 + r) * H;
+        const T* hr = hs + s * NH + (n0 + r) * H;
+        T *dgr = dg + r * G, *dxr = dx + r * G;
+        for (index_t j = 0; j < H; ++j) {
+          const T g = dh[r * H + j] + dt[r * H + j];
+          const T rr = rzr[j], z = rzr[H + j], n = nr[j];
+          const T dn = g * (T(1) - z) * (T(1) - n * n);
+          const T dr = dn * gnr[j] * rr * (T(1) - rr);
+          const T dz = g * (hr[j] - n) * z * (T(1) - z);
+          dxr[j] = dr, dxr[H + j] = dz, dxr[2 * H + j] = dn;
+          dgr[j] = dr, dgr[H + j] = dz, dgr[2 * H + j] = dn * rr;
+          gz[r * H + j] = g * z;
+        }
+      }
+      // dh = g z + dgh_s W_hh
+      gemm<T>(false, false, m, H, G, T(1), dg, G, w, H, T(0), dh.data(), H, 1);
+      for (index_t i = 0; i < m * H; ++i) dh[i] += gz[i];
+    }
+    std::copy(dh.begin(), dh.end(), dh0 + n0 * H);
+  });
+  // dW_hh = sum_s dgh_s^T h_s: (3H, L N) @ (L N, H); db_hh = the column sums of dgh
+  gemm<T>(true, false, G, H, L * N, T(1), dgh.data(), G, hs, H, T(0), dw, H, num_threads);
+  if (db) {
+    std::fill(db, db + G, T(0));
+    for (index_t i = 0; i < L * N; ++i)
+      for (index_t j = 0; j < G; ++j) db[j] += dgh[i * G + j];
+  }
+}
+
+template void gru_sequence_backward<float>(index_t, index_t, index_t, const float*, const float*,
+                                           const float*, const float*, const float*, const float*,
+                                           const float*, bool, float*, float*, float*, float*, int);
+template void gru_sequence_backward<double>(index_t, index_t, index_t, const double*, const double*,
+                                            const double*, const double*, const double*,
+                                            const double*, const double*, bool, double*, double*,
+                                            double*, double*, int);
+
 template void gru_sequence_forward<float>(index_t, index_t, index_t, const float*, const float*,
                                           const float*, bool, float*, float*, float*, float*, int);
 template void gru_sequence_forward<double>(index_t, index_t, index_t, const double*, const double*,

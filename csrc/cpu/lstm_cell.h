@@ -50,6 +50,14 @@ template <typename T>
 void gru_sequence_forward(index_t L, index_t N, index_t H, const T* xproj, const T* wt,
                           const T* bhh, bool reverse, T* hs, T* rz, T* ns, T* ghn, int num_threads);
 
+// Backpropagation through time of gru_sequence_forward from dout: (L, N, H) (time order), dh_n:
+// (N, H) and the forward's hs, rz, ns, ghn; w = W_hh (3H, H) -> dxproj: (L, N, 3H) (time order),
+// dh0: (N, H), dw: (3H, H) (one GEMM over all steps), db (3H) (the gradient of b_hh; may be null)
+template <typename T>
+void gru_sequence_backward(index_t L, index_t N, index_t H, const T* dout, const T* dhn,
+                           const T* hs, const T* rz, const T* ns, const T* ghn, const T* w,
+                           bool reverse, T* dxproj, T* dh0, T* dw, T* db, int num_threads);
+
 // AVX2/FMA float32 GRU cell over m rows (lstm_cell_avx2.cpp): gi, gh (m, 3H), h (m, H)
 // -> rz (m, 2H), n, ghn, h2 (m, H)
 void gru_cell_forward_f32_avx2(index_t m, index_t H, const float* gi, const float* gh,

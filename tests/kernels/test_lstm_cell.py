@@ -224,3 +224,46 @@ def test_gru_sequence_bad_arguments():
         _cpu.gru_sequence_forward(x, h0, wt, np.zeros(8, np.float32))
     with pytest.raises(TypeError, match="gru_sequence: h0 has dtype float64"):
         _cpu.gru_sequence_forward(x, h0.astype(np.float64), wt)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("N, H", [(3, 9), (19, 16), (40, 13)])
+@pytest.mark.parametrize("bias", [True, False])
+def test_gru_sequence_backward_matches_numpy_bptt(threads, dtype, reverse, N, H, bias):
+    """gru_sequence_backward (BPTT in C++, rows split over threads) against the same equations
+    step by step in float64, from a forward of gru_sequence_forward."""
+    rng = np.random.default_rng(11)
+    L = 5
+    xproj = rng.standard_normal((L, N, 3 * H)).astype(dtype)
+    h0 = rng.standard_normal((N, H)).astype(dtype)
+    w = (rng.standard_normal((3 * H, H)) * 0.3).astype(dtype)
+    b = rng.standard_normal(3 * H).astype(dtype) if bias else None
+    hs, rz, ns, ghn = _cpu.gru_sequence_forward(xproj, h0, np.ascontiguousarray(w.T), b, reverse)
+    dout = rng.standard_normal((L, N, H)).astype(dtype)
+    dhn = rng.standard_normal((N, H)).astype(dtype)
+    dx, dh0, dw, db = _cpu.gru_sequence_backward(dout, dhn, hs, rz, ns, ghn, w, reverse, bias)
+    f = lambda a: a.astype(np.float64)  # noqa: E731
+    dh = f(dhn)
+    want_dx = np.zeros((L, N, 3 * H))
+    dgh_all = np.zeros((L, N, 3 * H))
+    for s in range(L - 1, -1, -1):
+        t = L - 1 - s if reverse else s
+        g = dh + f(dout[t])
+        r, z, n = f(rz[s, :, :H]), f(rz[s, :, H:]), f(ns[s])
+        dn = g * (1 - z) * (1 - n * n)
+        dr = dn * f(ghn[s]) * r * (1 - r)
+        dz = g * (f(hs[s]) - n) * z * (1 - z)
+        want_dx[t] = np.concatenate([dr, dz, dn], 1)
+        dgh_all[s] = np.concatenate([dr, dz, dn * r], 1)
+        dh = g * z + dgh_all[s] @ f(w)
+    flat = dgh_all.reshape(L * N, 3 * H)
+    want_dw = flat.T @ f(hs[:L]).reshape(L * N, H)
+    tol = dict(rtol=1e-11, atol=1e-12) if dtype == np.float64 else dict(rtol=2e-4, atol=2e-5)
+    np.testing.assert_allclose(dx, want_dx, **tol)
+    np.testing.assert_allclose(dh0, dh, **tol)
+    np.testing.assert_allclose(dw, want_dw, **tol)
+    if bias:
+        np.testing.assert_allclose(db, flat.sum(0), **tol)
+    else:
+        assert db is None

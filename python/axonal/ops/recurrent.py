@@ -138,8 +138,8 @@ class GRUSequence(Function):
     """One GRU layer and direction over a whole sequence, on NumPy float32/float64 arrays:
     (xproj (L, N, 3H) = x W_ih^T + b_ih, h0 (N, H), w_hh (3H, H), b_hh (3H,) or None, reverse)
     -> (out (L, N, H), h_n). The forward recurrence in C++ (``_cpu.gru_sequence_forward``: per
-    step one GEMM, h W_hh^T + b_hh, and the fused gate arithmetic); backpropagation through time
-    inside the op in NumPy, w_hh's gradient as one GEMM."""
+    step one GEMM, h W_hh^T + b_hh, and the fused gate arithmetic) and backpropagation through
+    time (``_cpu.gru_sequence_backward``), w_hh's gradient as one GEMM over all steps."""
 
     @staticmethod
     def forward(ctx: Any, xproj: Any, h0: Any, w_hh: Any, b_hh: Any, reverse: bool) -> tuple:
@@ -157,22 +157,8 @@ class GRUSequence(Function):
     @staticmethod
     def backward(ctx: Any, dout: Any, dhn: Any) -> tuple:
         hs, rz, ns, ghn, w = ctx.saved_tensors
-        L, N, H = ns.shape
-        dgi = np.empty((L, N, 3 * H), ns.dtype)  # processing order
-        dgh = np.empty((L, N, 3 * H), ns.dtype)
-        dh = np.ascontiguousarray(dhn)
-        for s in range(L - 1, -1, -1):
-            t = L - 1 - s if ctx.reverse else s
-            g = dh + dout[t]
-            r, z, n = rz[s, :, :H], rz[s, :, H:], ns[s]
-            dn = g * (1.0 - z) * (1.0 - n * n)
-            dr = dn * ghn[s] * r * (1.0 - r)
-            dz = g * (hs[s] - n) * z * (1.0 - z)
-            dgi[s, :, :H], dgi[s, :, H : 2 * H], dgi[s, :, 2 * H :] = dr, dz, dn
-            dgh[s, :, :H], dgh[s, :, H : 2 * H], dgh[s, :, 2 * H :] = dr, dz, dn * r
-            dh = g * z + _cpu.gemm(dgh[s], w)
-        flat = dgh.reshape(L * N, 3 * H)
-        dw = _cpu.gemm(flat, hs[:L].reshape(L * N, H), trans_a=True)
-        db = flat.sum(axis=0) if ctx.has_bias else None
-        dxproj = dgi[::-1] if ctx.reverse else dgi
-        return np.ascontiguousarray(dxproj), dh, dw, db, None
+        # BPTT in C++ (rows split over threads for the whole sequence); w_hh's gradient one GEMM
+        dxproj, dh0, dw, db = _cpu.gru_sequence_backward(
+            dout, dhn, hs, rz, ns, ghn, w, ctx.reverse, ctx.has_bias
+        )
+        return dxproj, dh0, dw, db, None
