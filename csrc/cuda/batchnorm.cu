@@ -4,30 +4,14 @@
 // launches per layer and step (a small CNN's training step is launch-bound on a GPU).
 #include "cuda/batchnorm.cuh"
 
+#include "cuda/block_reduce.cuh"
+
 namespace axonal {
 namespace cuda {
 
 namespace {
 
 constexpr int kThreads = 512;
-
-// Sum over the block of v (double); every thread gets the result.
-__device__ __forceinline__ double block_sum(double v, double* sm) {
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-#pragma unroll
-  for (int off = 16; off > 0; off >>= 1) v += __shfl_xor_sync(0xffffffffu, v, off);
-  if (lane == 0) sm[warp] = v;
-  __syncthreads();
-  if (threadIdx.x == 0) {
-    double t = 0.0;
-    for (int w = 0; w < kThreads / 32; ++w) t += sm[w];
-    sm[0] = t;
-  }
-  __syncthreads();
-  const double r = sm[0];
-  __syncthreads();  // sm is reused by the next reduction
-  return r;
-}
 
 // Element j (0 <= j < N L) of channel c: x[(j / L) C L + c L + j % L], in index type I.
 template <typename I>
@@ -46,13 +30,13 @@ __global__ void __launch_bounds__(kThreads)
   const I c = blockIdx.x, m = N * L;
   double s = 0.0;
   for (I j = threadIdx.x; j < m; j += kThreads) s += double(x[at(j, c, C, L)]);
-  const double mean = block_sum(s, sm) / double(m);
+  const double mean = block_reduce<kThreads, true>(s, sm) / double(m);
   double q = 0.0;
   for (I j = threadIdx.x; j < m; j += kThreads) {
     const double d = double(x[at(j, c, C, L)]) - mean;
     q += d * d;
   }
-  const double var = block_sum(q, sm) / double(m);
+  const double var = block_reduce<kThreads, true>(q, sm) / double(m);
   const double invstd = 1.0 / sqrt(var + eps);
   const double scale = w ? double(w[c]) * invstd : invstd;
   const double shift = (b ? double(b[c]) : 0.0) - mean * scale;
@@ -86,7 +70,7 @@ __global__ void __launch_bounds__(kThreads)
     s += gv;
     sx += gv * (double(x[k]) - mean) * invstd;
   }
-  const double sg = block_sum(s, sm), sgx = block_sum(sx, sm);
+  const double sg = block_reduce<kThreads, true>(s, sm), sgx = block_reduce<kThreads, true>(sx, sm);
   if (threadIdx.x == 0) {
     sg_out[c] = T(sg);
     sgx_out[c] = T(sgx);
@@ -110,8 +94,15 @@ void check(DType dt, index_t N, index_t C, index_t L, const char* op) {
            ": sizes too large");
 }
 
-bool fits_int(index_t N, index_t C, index_t L) {
-  return double(N) * double(C) * double(L) + double(L) * 1024.0 < 2.0e9;
+// Calls f(T(), I()): the element type of dt, and int as the index type where every index fits
+// (N C L plus a stride's worth of slack below 2^31), else int64.
+template <class F>
+void with_types(DType dt, index_t N, index_t C, index_t L, F&& f) {
+  const bool small = double(N) * double(C) * double(L) + double(L) * 1024.0 < 2.0e9;
+  if (dt == DType::f32)
+    small ? f(float(), int()) : f(float(), index_t());
+  else
+    small ? f(double(), int()) : f(double(), index_t());
 }
 
 }  // namespace
@@ -124,7 +115,7 @@ void batch_norm_forward_launch(DType dt, index_t N, index_t C, index_t L, const 
   AX_CHECK(N * L > 0, op, ": no values per channel");
   if (C == 0) return;
   AX_CHECK(x && y && mean && var && invstd, op, ": null device pointer");
-  auto go = [&](auto tag, auto itag) {
+  with_types(dt, N, C, L, [&](auto tag, auto itag) {
     using T = decltype(tag);
     using I = decltype(itag);
     bn_fwd_kernel<T, I><<<static_cast<unsigned>(C), kThreads, 0, st>>>(
@@ -132,12 +123,7 @@ void batch_norm_forward_launch(DType dt, index_t N, index_t C, index_t L, const 
         static_cast<const T*>(b), eps, static_cast<T*>(y), static_cast<T*>(mean),
         static_cast<T*>(var), static_cast<T*>(invstd), static_cast<T*>(running_mean),
         static_cast<T*>(running_var), momentum);
-  };
-  const bool small = fits_int(N, C, L);
-  if (dt == DType::f32)
-    small ? go(float(), int()) : go(float(), index_t());
-  else
-    small ? go(double(), int()) : go(double(), index_t());
+  });
   AX_LAUNCH_CHECK(op, "batch_norm forward kernel launch");
 }
 
@@ -148,19 +134,14 @@ void batch_norm_backward_launch(DType dt, index_t N, index_t C, index_t L, const
   AX_CHECK(N * L > 0, op, ": no values per channel");
   if (C == 0) return;
   AX_CHECK(x && g && mean && invstd && sgx && sg, op, ": null device pointer");
-  auto go = [&](auto tag, auto itag) {
+  with_types(dt, N, C, L, [&](auto tag, auto itag) {
     using T = decltype(tag);
     using I = decltype(itag);
     bn_bwd_kernel<T, I><<<static_cast<unsigned>(C), kThreads, 0, st>>>(
         I(N), I(C), I(L), static_cast<const T*>(x), static_cast<const T*>(g),
         static_cast<const T*>(mean), static_cast<const T*>(invstd), static_cast<const T*>(w),
         static_cast<T*>(gx), static_cast<T*>(sgx), static_cast<T*>(sg));
-  };
-  const bool small = fits_int(N, C, L);
-  if (dt == DType::f32)
-    small ? go(float(), int()) : go(float(), index_t());
-  else
-    small ? go(double(), int()) : go(double(), index_t());
+  });
   AX_LAUNCH_CHECK(op, "batch_norm backward kernel launch");
 }
 

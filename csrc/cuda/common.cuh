@@ -60,6 +60,9 @@ constexpr index_t kInt32Max = 2147483647;
 
 inline index_t ceil_div(index_t a, index_t b) { return (a + b - 1) / b; }
 
+// Whether a 16-byte vector load or store may start at p.
+inline bool aligned16(const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 == 0; }
+
 // Blocks for a grid-stride loop over n items: enough to fill the GPU, never above the limit.
 inline unsigned grid_for(index_t n, int threads) {
   index_t b = ceil_div(n, threads);

@@ -79,7 +79,7 @@ GemmArgs<T> args_of(const GemmCall& c, index_t K) {
   g.C = static_cast<T*>(c.C);
   g.ldc = c.ldc;
   g.sC = c.sC;
-  g.vec_c = c.ldc % 4 == 0 && c.sC % 4 == 0 && reinterpret_cast<std::uintptr_t>(c.C) % 16 == 0;
+  g.vec_c = c.ldc % 4 == 0 && c.sC % 4 == 0 && aligned16(c.C);
   return g;
 }
 
@@ -351,8 +351,8 @@ void softmax_t(bool bwd, const void* a, const void* b, void* o, index_t rows, in
   const T* in0 = static_cast<const T*>(a);
   const T* in1 = static_cast<const T*>(b);
   T* out = static_cast<T*>(o);
-  const auto al = [](const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 == 0; };
-  const RowPlan plan = softmax_plan<T>(cols, al(in0) && (!bwd || al(in1)) && al(out));
+  const RowPlan plan =
+      softmax_plan<T>(cols, aligned16(in0) && (!bwd || aligned16(in1)) && aligned16(out));
   if (plan.kind == RowKind::block_online) {
     softmax_block_rows<T, T, LOG>(bwd, in0, in1, out, rows, cols);
     return;
@@ -379,9 +379,8 @@ void emulate_gemm(const GemmCall& c, bool allow_vec, const char* op) {
     if (c.ta && c.tb) tiled_all<true, true>(g, c.batch);
     return;
   }
-  const auto al = [](const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 == 0; };
   const bool vec = allow_vec && c.lda % 4 == 0 && c.ldb % 4 == 0 && c.sA % 4 == 0 &&
-                   c.sB % 4 == 0 && al(c.A) && al(c.B);
+                   c.sB % 4 == 0 && aligned16(c.A) && aligned16(c.B);
   const GemmArgs<float> g = args_of<float>(c, K);
   if (vec) {
     if (!c.ta && !c.tb) sgemm_all<false, false, true>(g, c.batch);

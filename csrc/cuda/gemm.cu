@@ -275,8 +275,6 @@ __global__ void __launch_bounds__(256, 2) tc_gemm_kernel(const TcArgs<In, Out> g
 }
 
 // ------------------------------------------------------------------ launch helpers
-bool aligned16(const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 == 0; }
-
 // Splits the launch so that grid.y (M tiles) and grid.z (batch) stay within 65535, shifting the
 // pointers of each piece; fn(m_first, m_count, b_first, b_count) launches one piece.
 template <class Fn>

@@ -19,6 +19,7 @@
 #include <mutex>
 #include <utility>
 
+#include "cuda/block_reduce.cuh"
 #include "cuda/softmax.cuh"
 #include "cuda/softmax_rows.cuh"
 
@@ -27,41 +28,8 @@ namespace cuda {
 
 namespace {
 
-template <typename A>
-__device__ __forceinline__ A warp_max(A v) {
-#pragma unroll
-  for (int off = 16; off > 0; off >>= 1) v = max_of(v, __shfl_xor_sync(0xffffffffu, v, off));
-  return v;
-}
-
-template <typename A>
-__device__ __forceinline__ A warp_sum(A v) {
-#pragma unroll
-  for (int off = 16; off > 0; off >>= 1) v += __shfl_xor_sync(0xffffffffu, v, off);
-  return v;
-}
-
 constexpr int kWarpThreads = 128;  // 4 rows at a time per block in the warp kernels
 constexpr int kOnlineThreads = 256;
-
-// Block-wide sum (SUM) or maximum of v; every thread gets the result. The warps' partials are
-// combined in warp order by thread 0 (the emulator does the same).
-template <int NT, bool SUM, typename A>
-__device__ __forceinline__ A block_reduce(A v, A* sm) {
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  v = SUM ? warp_sum(v) : warp_max(v);
-  if (lane == 0) sm[warp] = v;
-  __syncthreads();
-  if (threadIdx.x == 0) {
-    A t = sm[0];
-    for (int w = 1; w < NT / 32; ++w) t = SUM ? t + sm[w] : max_of(t, sm[w]);
-    sm[0] = t;
-  }
-  __syncthreads();
-  const A r = sm[0];
-  __syncthreads();  // sm is rewritten by the next reduction
-  return r;
-}
 
 // x: (rows, cols) -> y: (rows, cols), cols <= 32 VPT; one warp per row, ROWS rows at a time (the
 // loads of all ROWS rows in flight together: short rows alone leave the warp waiting on one
@@ -235,56 +203,48 @@ unsigned resident_grid(Kernel kernel, int threads, index_t items, const char* op
 // Rows per warp iteration: up to 4 rows of <= 4 values per lane (<= 128 columns), 2 of 8.
 constexpr int warp_rows_at_once(int vpt) { return vpt <= 4 ? 4 : vpt <= 8 ? 2 : 1; }
 
-bool aligned16(const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 == 0; }
-
-template <typename T, typename A, bool LOG>
-void fwd_t(const void* xv, void* yv, index_t rows, int cols, cudaStream_t st, const char* op) {
-  const T* x = static_cast<const T*>(xv);
-  T* y = static_cast<T*>(yv);
-  const RowPlan plan = softmax_plan<T>(cols, aligned16(x) && aligned16(y));
+// Launches the kernel of the row plan for cols: the forward kernels on (x, y) or, BWD, the
+// backward ones on (y, dy, dx); ptrs are the buffers, in that order.
+template <typename T, typename A, bool LOG, bool BWD, typename... Ptrs>
+void launch_rows(index_t rows, int cols, cudaStream_t st, const char* op, Ptrs... ptrs) {
+  const RowPlan plan = softmax_plan<T>(cols, (aligned16(ptrs) && ...));
+  auto go = [&](auto kernel, int threads, index_t items) {
+    kernel<<<resident_grid(kernel, threads, items, op), threads, 0, st>>>(ptrs..., rows, cols);
+  };
   if (plan.kind == RowKind::block_online) {
-    auto k = softmax_online_kernel<T, A, LOG>;
-    k<<<resident_grid(k, kOnlineThreads, rows, op), kOnlineThreads, 0, st>>>(x, y, rows, cols);
+    if constexpr (BWD)
+      go(softmax_bwd_online_kernel<T, A, LOG>, kOnlineThreads, rows);
+    else
+      go(softmax_online_kernel<T, A, LOG>, kOnlineThreads, rows);
     return;
   }
   with_row_plan<T>(plan, [&](auto vpt, auto pack, auto nt) {
     constexpr int V = decltype(vpt)::value, P = decltype(pack)::value, NT = decltype(nt)::value;
     if constexpr (NT == 32) {
-      constexpr int R = warp_rows_at_once(V);
-      auto k = softmax_warp_kernel<T, A, V, P, R, LOG>;
+      constexpr int R = warp_rows_at_once(V);  // rows per warp at a time
       const index_t groups = (rows + kWarpThreads / 32 * R - 1) / (kWarpThreads / 32 * R);
-      k<<<resident_grid(k, kWarpThreads, groups, op), kWarpThreads, 0, st>>>(x, y, rows, cols);
+      if constexpr (BWD)
+        go(softmax_bwd_warp_kernel<T, A, V, P, R, LOG>, kWarpThreads, groups);
+      else
+        go(softmax_warp_kernel<T, A, V, P, R, LOG>, kWarpThreads, groups);
+    } else if constexpr (BWD) {
+      go(softmax_bwd_regs_kernel<T, A, V, P, NT, LOG>, NT, rows);
     } else {
-      auto k = softmax_regs_kernel<T, A, V, P, NT, LOG>;
-      k<<<resident_grid(k, NT, rows, op), NT, 0, st>>>(x, y, rows, cols);
+      go(softmax_regs_kernel<T, A, V, P, NT, LOG>, NT, rows);
     }
   });
 }
 
 template <typename T, typename A, bool LOG>
-void bwd_t(const void* yv, const void* dyv, void* dxv, index_t rows, int cols, cudaStream_t st,
+void fwd_t(const void* x, void* y, index_t rows, int cols, cudaStream_t st, const char* op) {
+  launch_rows<T, A, LOG, false>(rows, cols, st, op, static_cast<const T*>(x), static_cast<T*>(y));
+}
+
+template <typename T, typename A, bool LOG>
+void bwd_t(const void* y, const void* dy, void* dx, index_t rows, int cols, cudaStream_t st,
            const char* op) {
-  const T* y = static_cast<const T*>(yv);
-  const T* dy = static_cast<const T*>(dyv);
-  T* dx = static_cast<T*>(dxv);
-  const RowPlan plan = softmax_plan<T>(cols, aligned16(y) && aligned16(dy) && aligned16(dx));
-  if (plan.kind == RowKind::block_online) {
-    auto k = softmax_bwd_online_kernel<T, A, LOG>;
-    k<<<resident_grid(k, kOnlineThreads, rows, op), kOnlineThreads, 0, st>>>(y, dy, dx, rows, cols);
-    return;
-  }
-  with_row_plan<T>(plan, [&](auto vpt, auto pack, auto nt) {
-    constexpr int V = decltype(vpt)::value, P = decltype(pack)::value, NT = decltype(nt)::value;
-    if constexpr (NT == 32) {
-      constexpr int R = warp_rows_at_once(V);
-      auto k = softmax_bwd_warp_kernel<T, A, V, P, R, LOG>;
-      const index_t groups = (rows + kWarpThreads / 32 * R - 1) / (kWarpThreads / 32 * R);
-      k<<<resident_grid(k, kWarpThreads, groups, op), kWarpThreads, 0, st>>>(y, dy, dx, rows, cols);
-    } else {
-      auto k = softmax_bwd_regs_kernel<T, A, V, P, NT, LOG>;
-      k<<<resident_grid(k, NT, rows, op), NT, 0, st>>>(y, dy, dx, rows, cols);
-    }
-  });
+  launch_rows<T, A, LOG, true>(rows, cols, st, op, static_cast<const T*>(y),
+                               static_cast<const T*>(dy), static_cast<T*>(dx));
 }
 
 void check_args(DType dt, index_t rows, index_t cols, const char* op) {

@@ -215,9 +215,9 @@ struct RowPlan {
 };
 
 template <typename T>
-inline RowPlan softmax_plan(index_t cols, bool aligned16) {
+inline RowPlan softmax_plan(index_t cols, bool aligned) {
   const int P = 16 / int(sizeof(T));
-  const bool packable = aligned16 && cols % P == 0;
+  const bool packable = aligned && cols % P == 0;
   if (cols <= 1024) {
     const int vpt = cols <= 32    ? 1
                     : cols <= 64  ? 2
