@@ -131,6 +131,12 @@ def main(argv: Optional[List[str]] = None) -> int:
             f"ratio {row['ratio'] if row['ratio'] else float('nan'):.2f} | err {err:.1e} {note}"
         )
 
+    TF32_KERNELS = [
+        (0, "gemm TF32 (mma, auto)"),
+        (2, "gemm TF32 (mma 128x256 s3)"),
+        (3, "gemm TF32 (mma 128x128 s4)"),
+        (4, "gemm TF32 (WMMA)"),
+    ]
     rng = cp.random.default_rng(0)
     t0 = time.time()
     F = torch.nn.functional if have_torch else None
@@ -168,17 +174,30 @@ def main(argv: Optional[List[str]] = None) -> int:
         torch.backends.cuda.matmul.allow_tf32 = False
         tt = t_torch(lambda: torch.matmul(ta, tb))
         add("sgemm fp32 (SIMT)", f"{n}^3", ours, flops, "TFLOP/s", "cuBLAS(torch)", tt, err)
-        flags.matmul.allow_tf32 = True
-        try:
-            c2 = cu.gemm(a, b)
-            err32 = rel_err(c2, ref)
-            ours32 = t_cupy(lambda: cu.gemm(a, b, c2))
-        finally:
-            flags.matmul.allow_tf32 = False
         torch.backends.cuda.matmul.allow_tf32 = True
         tt32 = t_torch(lambda: torch.matmul(ta, tb))
+        tt32_t = t_torch(lambda: torch.matmul(ta, tb.T))
         torch.backends.cuda.matmul.allow_tf32 = False
-        add("gemm TF32 (WMMA)", f"{n}^3", ours32, flops, "TFLOP/s", "cuBLAS TF32", tt32, err32)
+        # every TF32 kernel (0 = what gemm picks by itself), and the x @ W^T layout of nn.Linear
+        from axonal import _cuda
+
+        flags.matmul.allow_tf32 = True
+        try:
+            for which, label in TF32_KERNELS:
+                _cuda.set_tf32_kernel(which)
+                c2 = cu.gemm(a, b)
+                err32 = rel_err(c2, ref)
+                ours32 = t_cupy(lambda c2=c2: cu.gemm(a, b, c2))
+                add(label, f"{n}^3", ours32, flops, "TFLOP/s", "cuBLAS TF32", tt32, err32)
+                if which == 0:
+                    c2t = cu.gemm(a, b, trans_b=True)
+                    err_t = rel_err(c2t, cp.matmul(a, b.T))
+                    ours_t = t_cupy(lambda c2t=c2t: cu.gemm(a, b, c2t, trans_b=True))
+                    add(label + " A@B^T", f"{n}^3", ours_t, flops, "TFLOP/s", "cuBLAS TF32", tt32_t,
+                        err_t)  # fmt: skip
+        finally:
+            _cuda.set_tf32_kernel(0)
+            flags.matmul.allow_tf32 = False
         tab, tbb = ta.to(torch.bfloat16), tb.to(torch.bfloat16)
         abits = cp.asarray(tab.view(torch.int16)).view(cp.uint16)
         bbits = cp.asarray(tbb.view(torch.int16)).view(cp.uint16)

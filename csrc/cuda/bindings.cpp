@@ -178,7 +178,8 @@ index_t span(index_t batch, index_t rows, index_t cols, index_t ld, index_t bs, 
 
 void emulate_gemm(const py::array& a, const py::array& b, py::array& c, bool ta, bool tb, index_t M,
                   index_t N, index_t K, double alpha, index_t lda, index_t sa, index_t ldb,
-                  index_t sb, double beta, index_t ldc, index_t sc, index_t batch, bool allow_vec) {
+                  index_t sb, double beta, index_t ldc, index_t sc, index_t batch, bool allow_vec,
+                  int tf32_kernel) {
   const char* op = "cuda.emulate_gemm";
   const DType dt = np_dtype(a, op, "a");
   AX_CHECK(np_dtype(b, op, "b") == dt && np_dtype(c, op, "c") == dt, op,
@@ -194,6 +195,7 @@ void emulate_gemm(const py::array& a, const py::array& b, py::array& c, bool ta,
   need(c, span(batch, M, N, ldc, sc, op, "c"), op, "c", true);
   axonal::cuda::GemmCall g;
   g.in = g.out = dt;
+  g.use_tf32 = tf32_kernel != 0;
   g.ta = ta;
   g.tb = tb;
   g.M = M;
@@ -212,7 +214,7 @@ void emulate_gemm(const py::array& a, const py::array& b, py::array& c, bool ta,
   g.ldc = ldc;
   g.sC = sc;
   py::gil_scoped_release rel;
-  axonal::cuda::emulate_gemm(g, allow_vec, op);
+  axonal::cuda::emulate_gemm(g, allow_vec, tf32_kernel, op);
 }
 
 void emulate_conv2d(int pass, const std::vector<index_t>& geom, const py::array& in0,
@@ -559,7 +561,14 @@ PYBIND11_MODULE(_cuda, m) {
         py::arg("trans_b"), py::arg("M"), py::arg("N"), py::arg("K"), py::arg("alpha"),
         py::arg("lda"), py::arg("stride_a"), py::arg("ldb"), py::arg("stride_b"), py::arg("beta"),
         py::arg("ldc"), py::arg("stride_c"), py::arg("batch"), py::arg("allow_vec") = true,
-        "Host emulation of the float32 SIMT / float64 GEMM kernels on NumPy buffers.");
+        py::arg("tf32_kernel") = 0,
+        "Host emulation of the float32 SIMT / float64 GEMM kernels on NumPy buffers; "
+        "tf32_kernel 1 .. 3 runs that TF32 mma.sync kernel instead (float32).");
+  m.def("set_tf32_kernel", &axonal::cuda::set_tf32_kernel, py::arg("which"),
+        "TF32 GEMM kernel: 0 auto (mma.sync 1 where the device's shared memory allows, else "
+        "WMMA), 1 mma.sync 128x128x32 3 stages, 2 128x256x32 3 stages, 3 128x128x32 4 stages, "
+        "4 WMMA. For benchmarks and tests.");
+  m.def("tf32_kernel", &axonal::cuda::tf32_kernel);
   m.def("emulate_conv2d", &emulate_conv2d, py::arg("pass_"), py::arg("geom"), py::arg("in0"),
         py::arg("in1"), py::arg("bias"), py::arg("out"), py::arg("splits") = 0,
         "Host emulation of the conv2d implicit-GEMM kernels (pass_ 0 fwd, 1 bwd-input, "

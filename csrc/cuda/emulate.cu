@@ -6,9 +6,11 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <stdexcept>
 #include <vector>
 
 #include "cuda/emulate.cuh"
+#include "cuda/mma_tiles.cuh"
 #include "cuda/pool.cuh"
 #include "cuda/softmax_rows.cuh"
 
@@ -99,6 +101,115 @@ void tiled_all(const GemmArgs<double>& g, index_t batch) {
     for (int by = 0; by < (g.M + Blk::BM - 1) / Blk::BM; ++by)
       for (int bx = 0; bx < (g.N + Blk::BN - 1) / Blk::BN; ++bx)
         tiled_block<Blk, double>(g, bx, by, static_cast<int>(b));
+}
+
+// --------------------------------------------------------------- TF32 mma.sync blocks
+// One warp's mma.m16n8k8 .tf32: gathers A (16x8) and B (8x8) from the 32 lanes' fragments in the
+// PTX ISA layout (mma_tiles.cuh), multiplies the TF32 values (the low 13 bits ignored, as the
+// tensor cores do) and adds into each lane's accumulators in the same layout. Every element of A
+// and B must come from exactly one (lane, register): checked.
+void warp_mma_tf32(const std::uint32_t (*a)[4], const std::uint32_t (*b)[2], float* const* acc) {
+  double A[16][8], Bm[8][8];
+  int seen_a[16][8] = {}, seen_b[8][8] = {};
+  auto val = [](std::uint32_t u) {
+    u &= 0xffffe000u;
+    float f;
+    std::memcpy(&f, &u, 4);
+    return static_cast<double>(f);
+  };
+  for (int lane = 0; lane < 32; ++lane) {
+    const int g = lane >> 2, t = lane & 3;
+    const int ar[4] = {g, g + 8, g, g + 8}, ac[4] = {t, t, t + 4, t + 4};
+    for (int q = 0; q < 4; ++q) {
+      A[ar[q]][ac[q]] = val(a[lane][q]);
+      ++seen_a[ar[q]][ac[q]];
+    }
+    for (int q = 0; q < 2; ++q) {
+      Bm[t + 4 * q][g] = val(b[lane][q]);
+      ++seen_b[t + 4 * q][g];
+    }
+  }
+  for (int r = 0; r < 16; ++r)
+    for (int k = 0; k < 8; ++k)
+      if (seen_a[r][k] != 1 || (r < 8 && seen_b[r][k] != 1))
+        throw std::logic_error("warp_mma_tf32: fragment layout does not cover A / B once");
+  for (int lane = 0; lane < 32; ++lane) {
+    const int g = lane >> 2, t = lane & 3;
+    for (int q = 0; q < 4; ++q) {
+      const int row = g + 8 * (q >> 1), col = 2 * t + (q & 1);
+      double sum = 0.0;
+      for (int k = 0; k < 8; ++k) sum += A[row][k] * Bm[k][col];
+      acc[lane][q] = static_cast<float>(static_cast<double>(acc[lane][q]) + sum);
+    }
+  }
+}
+
+// A block of the mma_tf32_kernel: the copies of each k-tile complete when issued here, in the
+// kernel's order (k-tile kt + STAGES - 1 is copied into its stage before k-tile kt is multiplied,
+// so a stage index mix-up shows in the result); shared memory starts as NaN.
+template <class Blk>
+void mma_block(const MmaArgs& g, int bx, int by, int bz, int gx, int gy) {
+  std::vector<float> smem(Blk::SMEM_FLOATS, std::numeric_limits<float>::quiet_NaN());
+  std::vector<typename Blk::Regs> r(Blk::NT);
+  for (int t = 0; t < Blk::NT; ++t) Blk::init(g, bx, by, bz, gx, gy, r[t]);
+  const int kt_n = (g.K + Blk::BK - 1) / Blk::BK;
+  for (int s = 0; s < Blk::STAGES - 1 && s < kt_n; ++s)
+    for (int t = 0; t < Blk::NT; ++t) Blk::load_stage(g, smem.data(), s, s, t, r[t]);
+  std::vector<std::array<std::uint32_t, 4>> fa(32 * Blk::MI);
+  std::vector<std::array<std::uint32_t, 2>> fb(32 * Blk::NJ);
+  for (int kt = 0; kt < kt_n; ++kt) {
+    const int next = kt + Blk::STAGES - 1;
+    if (next < kt_n)
+      for (int t = 0; t < Blk::NT; ++t)
+        Blk::load_stage(g, smem.data(), next % Blk::STAGES, next, t, r[t]);
+    const float* as = Blk::stage_a(smem.data(), kt % Blk::STAGES);
+    const float* bs = Blk::stage_b(smem.data(), kt % Blk::STAGES);
+    for (int w = 0; w < Blk::NT / 32; ++w) {
+      const int wm = w / Blk::WARPS_N, wn = w % Blk::WARPS_N;
+      for (int kk = 0; kk < Blk::BK; kk += 8) {
+        for (int lane = 0; lane < 32; ++lane) {
+          for (int i = 0; i < Blk::MI; ++i) {
+            std::uint32_t f[4];
+            Blk::frag_a(as, wm, i, kk, lane, f);
+            std::memcpy(fa[i * 32 + lane].data(), f, sizeof f);
+          }
+          for (int j = 0; j < Blk::NJ; ++j) {
+            std::uint32_t f[2];
+            Blk::frag_b(bs, wn, j, kk, lane, f);
+            std::memcpy(fb[j * 32 + lane].data(), f, sizeof f);
+          }
+        }
+        for (int i = 0; i < Blk::MI; ++i)
+          for (int j = 0; j < Blk::NJ; ++j) {
+            std::uint32_t a[32][4], b[32][2];
+            float* acc[32];
+            for (int lane = 0; lane < 32; ++lane) {
+              std::memcpy(a[lane], fa[i * 32 + lane].data(), sizeof a[lane]);
+              std::memcpy(b[lane], fb[j * 32 + lane].data(), sizeof b[lane]);
+              acc[lane] = r[w * 32 + lane].acc[i][j];
+            }
+            warp_mma_tf32(a, b, acc);
+          }
+      }
+    }
+  }
+  for (int t = 0; t < Blk::NT; ++t) Blk::epilogue(g, t, r[t]);
+}
+
+template <class Blk>
+void mma_all(const MmaArgs& g, index_t batch) {
+  const int gx = (g.N + Blk::BN - 1) / Blk::BN, gy = (g.M + Blk::BM - 1) / Blk::BM;
+  for (index_t b = 0; b < batch; ++b)
+    for (int by = 0; by < gy; ++by)
+      for (int bx = 0; bx < gx; ++bx) mma_block<Blk>(g, bx, by, static_cast<int>(b), gx, gy);
+}
+
+template <int WMS, int WNS, int ST>
+void mma_tt(const GemmCall& c, const MmaArgs& g) {
+  if (!c.ta && !c.tb) mma_all<MmaTf32<false, false, WMS, WNS, ST>>(g, c.batch);
+  if (!c.ta && c.tb) mma_all<MmaTf32<false, true, WMS, WNS, ST>>(g, c.batch);
+  if (c.ta && !c.tb) mma_all<MmaTf32<true, false, WMS, WNS, ST>>(g, c.batch);
+  if (c.ta && c.tb) mma_all<MmaTf32<true, true, WMS, WNS, ST>>(g, c.batch);
 }
 
 // --------------------------------------------------------------- conv blocks
@@ -365,12 +476,41 @@ void softmax_t(bool bwd, const void* a, const void* b, void* o, index_t rows, in
 
 }  // namespace
 
-void emulate_gemm(const GemmCall& c, bool allow_vec, const char* op) {
-  AX_CHECK(c.in == c.out && (c.in == DType::f32 || c.in == DType::f64) && !c.use_tf32, op,
-           ": the emulator runs the float32 SIMT and float64 kernels only");
+void emulate_gemm(const GemmCall& c, bool allow_vec, int tf32_kernel, const char* op) {
+  AX_CHECK(c.in == c.out && (c.in == DType::f32 || c.in == DType::f64), op,
+           ": the emulator runs the float32 and float64 kernels only");
+  AX_CHECK(!c.use_tf32 || (c.in == DType::f32 && tf32_kernel >= 1 && tf32_kernel <= 3), op,
+           ": TF32 runs the mma.sync kernels 1 .. 3 on float32, got kernel ", tf32_kernel);
   AX_CHECK(c.M >= 0 && c.N >= 0 && c.K >= 0 && c.batch >= 0, op, ": negative size");
   if (c.M == 0 || c.N == 0 || c.batch == 0) return;
   const index_t K = c.alpha == 0.0 ? 0 : c.K;
+  if (c.use_tf32) {
+    MmaArgs g;
+    g.M = static_cast<int>(c.M);
+    g.N = static_cast<int>(c.N);
+    g.K = static_cast<int>(K);
+    g.alpha = static_cast<float>(c.alpha);
+    g.beta = static_cast<float>(c.beta);
+    g.A = static_cast<const float*>(c.A);
+    g.lda = c.lda;
+    g.sA = c.sA;
+    g.B = static_cast<const float*>(c.B);
+    g.ldb = c.ldb;
+    g.sB = c.sB;
+    g.C = static_cast<float*>(c.C);
+    g.ldc = c.ldc;
+    g.sC = c.sC;
+    g.vec_ab = allow_vec && c.lda % 4 == 0 && c.ldb % 4 == 0 && c.sA % 4 == 0 && c.sB % 4 == 0 &&
+               aligned16(c.A) && aligned16(c.B);
+    g.vec_c = c.ldc % 2 == 0 && c.sC % 2 == 0 && reinterpret_cast<std::uintptr_t>(c.C) % 8 == 0;
+    if (tf32_kernel == 2)
+      mma_tt<2, 4, 3>(c, g);
+    else if (tf32_kernel == 3)
+      mma_tt<2, 2, 4>(c, g);
+    else
+      mma_tt<2, 2, 3>(c, g);
+    return;
+  }
   if (c.in == DType::f64) {
     const GemmArgs<double> g = args_of<double>(c, K);
     if (!c.ta && !c.tb) tiled_all<false, false>(g, c.batch);

@@ -2,8 +2,8 @@
 // functions the kernels run (gemm_tiles.cuh, conv_tiles.cuh, pool_elems.cuh), thread by thread
 // between the barriers, on host memory, with shared memory pre-filled with NaN so that a read of
 // a slot no thread wrote shows up in the result. This checks the tiling, index and edge logic on
-// machines without a GPU; it says nothing about timing, warp-level code (WMMA, shuffles) or
-// memory-model races.
+// machines without a GPU; it says nothing about timing, WMMA, or memory-model races (the cp.async
+// pipeline's waits and barriers are not checked, only the order in which stages are used).
 #pragma once
 #include <cstdint>
 
@@ -15,9 +15,10 @@
 namespace axonal {
 namespace cuda {
 
-// Same contract as gemm_launch (host pointers); f32 without TF32 and f64 only. allow_vec =
-// false forces the element-wise load path of the SIMT kernel.
-void emulate_gemm(const GemmCall& c, bool allow_vec, const char* op);
+// Same contract as gemm_launch (host pointers); f32 and f64. allow_vec = false forces the
+// element-wise load paths. With c.use_tf32 it runs mma.sync TF32 kernel tf32_kernel (1 .. 3, as
+// set_tf32_kernel numbers them), its warp-level mma played out from the lanes' fragments.
+void emulate_gemm(const GemmCall& c, bool allow_vec, int tf32_kernel, const char* op);
 
 // pass: 0 forward (in0 = x, in1 = w, bias, out = y), 1 backward-input (in0 = dy, in1 = w,
 // out = dx), 2 backward-weight (in0 = dy, in1 = x, out = dw; splits > 0 forces the split-K

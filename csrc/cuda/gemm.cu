@@ -1,6 +1,8 @@
 // gemm.cu: GEMM kernels and their launcher (see gemm.cuh for the contract).
 //   SIMT fp32     Sgemm<TA, TB, VEC> (gemm_tiles.cuh), 128x128x8 tiles, 256 threads, 8x8 per thread
 //   fp64          TiledGemm<double, TA, TB> (gemm_tiles.cuh), 64x64x16 tiles
+//   TF32          mma.sync m16n8k8 kernel of gemm_mma.cu (mma_tiles.cuh), 64x64 warp tiles and a
+//                 cp.async pipeline; the WMMA kernel below where a device lacks its shared memory
 //   tensor cores  tc_gemm_kernel below: WMMA m16n16k8 TF32 (fp32 in, fp32 out) or m16n16k16 BF16
 //                 (bf16 in, fp32 or bf16 out), fp32 accumulation, 128x128 block tile, 8 warps with
 //                 64x32 warp tiles, double-buffered shared tiles kept in the operands' memory order
@@ -275,23 +277,13 @@ __global__ void __launch_bounds__(256, 2) tc_gemm_kernel(const TcArgs<In, Out> g
 }
 
 // ------------------------------------------------------------------ launch helpers
-// Splits the launch so that grid.y (M tiles) and grid.z (batch) stay within 65535, shifting the
-// pointers of each piece; fn(m_first, m_count, b_first, b_count) launches one piece.
-template <class Fn>
-void for_each_piece(index_t M, index_t batch, int bm, Fn&& fn) {
-  const index_t m_step = kMaxGridYZ * bm;
-  for (index_t b = 0; b < batch; b += kMaxGridYZ)
-    for (index_t m = 0; m < M; m += m_step)
-      fn(m, std::min(m_step, M - m), b, std::min(kMaxGridYZ, batch - b));
-}
-
 template <bool TA, bool TB, bool VEC>
 void launch_sgemm(const GemmCall& c, index_t K, cudaStream_t st, const char* op) {
   using Blk = Sgemm<TA, TB, VEC>;
   const float* A = static_cast<const float*>(c.A);
   const float* B = static_cast<const float*>(c.B);
   float* C = static_cast<float*>(c.C);
-  for_each_piece(c.M, c.batch, Blk::BM, [&](index_t m, index_t mc, index_t b, index_t bc) {
+  for_each_gemm_piece(c.M, c.batch, Blk::BM, [&](index_t m, index_t mc, index_t b, index_t bc) {
     GemmArgs<float> g;
     g.M = static_cast<int>(mc);
     g.N = static_cast<int>(c.N);
@@ -321,7 +313,7 @@ void launch_f64(const GemmCall& c, index_t K, cudaStream_t st, const char* op) {
   const double* A = static_cast<const double*>(c.A);
   const double* B = static_cast<const double*>(c.B);
   double* C = static_cast<double*>(c.C);
-  for_each_piece(c.M, c.batch, Blk::BM, [&](index_t m, index_t mc, index_t b, index_t bc) {
+  for_each_gemm_piece(c.M, c.batch, Blk::BM, [&](index_t m, index_t mc, index_t b, index_t bc) {
     GemmArgs<double> g;
     g.M = static_cast<int>(mc);
     g.N = static_cast<int>(c.N);
@@ -352,7 +344,7 @@ void launch_tc(const GemmCall& c, index_t K, cudaStream_t st, const char* op) {
   Out* C = static_cast<Out*>(c.C);
   const bool vec = c.lda % VW == 0 && c.ldb % VW == 0 && c.sA % VW == 0 && c.sB % VW == 0 &&
                    aligned16(c.A) && aligned16(c.B);
-  for_each_piece(c.M, c.batch, 128, [&](index_t m, index_t mc, index_t b, index_t bc) {
+  for_each_gemm_piece(c.M, c.batch, 128, [&](index_t m, index_t mc, index_t b, index_t bc) {
     TcArgs<In, Out> g;
     g.M = static_cast<int>(mc);
     g.N = static_cast<int>(c.N);
@@ -432,7 +424,10 @@ void validate(const GemmCall& c, const char* op) {
 const char* gemm_kernel_name(const GemmCall& c) {
   if (c.in == DType::f64) return "tiled_f64_64x64x16";
   if (c.in == DType::bf16) return "tc_bf16_wmma_m16n16k16";
-  if (c.use_tf32) return "tc_tf32_wmma_m16n16k8";
+  if (c.use_tf32) {  // (the WMMA kernel also where a device lacks the shared memory of mma)
+    const int which = tf32_kernel();
+    return which == 4 ? "tc_tf32_wmma_m16n16k8" : tf32_mma_name(which);
+  }
   return "simt_f32_128x128x8";
 }
 
@@ -451,6 +446,8 @@ void gemm_launch(const GemmCall& c, cudaStream_t st, const char* op) {
                                        " tensor-core GEMM needs compute capability 8.0 or newer, ",
                                        "this device has ", major, ".x"));
     if (c.in == DType::f32) {
+      const int which = tf32_kernel();
+      if (which != 4 && launch_tf32_mma(which, c, K, st, op)) return;
       AX_DISPATCH_TT(c.ta, c.tb, (launch_tc<float, float, TA_, TB_>(c, K, st, op)));
     } else if (c.out == DType::f32) {
       AX_DISPATCH_TT(c.ta, c.tb, (launch_tc<__nv_bfloat16, float, TA_, TB_>(c, K, st, op)));

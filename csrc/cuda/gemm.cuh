@@ -8,6 +8,8 @@
 #pragma once
 #include <cuda_runtime.h>
 
+#include <algorithm>
+
 #include "cuda/common.cuh"
 
 namespace axonal {
@@ -41,6 +43,28 @@ struct GemmCall {
   void* C = nullptr;
   index_t ldc = 0, sC = 0;
 };
+
+// Splits a launch so that grid.y (M tiles of bm rows) and grid.z (batch) stay within 65535:
+// fn(m_first, m_count, b_first, b_count) launches one piece (the caller shifts the pointers).
+template <class Fn>
+void for_each_gemm_piece(index_t M, index_t batch, int bm, Fn&& fn) {
+  const index_t m_step = kMaxGridYZ * bm;
+  for (index_t b = 0; b < batch; b += kMaxGridYZ)
+    for (index_t m = 0; m < M; m += m_step)
+      fn(m, std::min(m_step, M - m), b, std::min(kMaxGridYZ, batch - b));
+}
+
+// TF32 kernels: 0 lets gemm_launch pick (the mma.sync kernel 1 where the device gives a block
+// enough shared memory, else the WMMA kernel); 1, 2, 3 force the mma.sync kernel with 128x128
+// tiles and 3 stages, 128x256 tiles and 3 stages, 128x128 tiles and 4 stages; 4 forces WMMA.
+// For benchmarks and tests; not thread-safe against concurrent launches.
+void set_tf32_kernel(int which);
+int tf32_kernel();
+
+// Launches mma.sync variant `which` (1..3) for a float32 GemmCall with use_tf32; returns false,
+// launching nothing, when the current device cannot give a block its shared memory.
+bool launch_tf32_mma(int which, const GemmCall& c, index_t K, cudaStream_t stream, const char* op);
+const char* tf32_mma_name(int which);
 
 // Validates the call (std::invalid_argument naming `op`) and launches the kernels on `stream`;
 // CUDA failures throw std::runtime_error naming `op`.

@@ -3,8 +3,9 @@
 ``_cuda.emulate_*`` execute the very phase functions the GEMM / conv2d / pooling / softmax kernels
 execute (thread by thread between barriers, shared memory poisoned with NaN, warp shuffles played
 out lane by lane), so tile, edge, transpose, index and reduction errors show up here on machines
-without a GPU. They need the ``_cuda`` extension (a CUDA build) but no GPU; the tensor-core (WMMA)
-kernels and real concurrency are covered by the GPU tests only.
+without a GPU. They need the ``_cuda`` extension (a CUDA build) but no GPU. The TF32 mma.sync
+GEMM runs with its warp-level mma played out from the 32 lanes' fragments in the PTX ISA layout;
+the WMMA kernels, the cp.async waits and real concurrency are covered by the GPU tests only.
 """
 
 import numpy as np
@@ -25,7 +26,7 @@ def rel_err(got, want):
     return np.abs(got.astype(np.float64) - want).max(initial=0.0) / scale
 
 
-def emu_gemm(a, b, ta, tb, alpha=1.0, beta=0.0, c=None, allow_vec=True):
+def emu_gemm(a, b, ta, tb, alpha=1.0, beta=0.0, c=None, allow_vec=True, tf32_kernel=0):
     """Runs the emulated kernel on 2-D or 3-D C-contiguous operands."""
     a3 = a if a.ndim == 3 else a[None]
     b3 = b if b.ndim == 3 else b[None]
@@ -56,8 +57,16 @@ def emu_gemm(a, b, ta, tb, alpha=1.0, beta=0.0, c=None, allow_vec=True):
         m * n,
         batch,
         allow_vec,
+        tf32_kernel,
     )
     return c
+
+
+def tf32(x):
+    """float32 values rounded to TF32 as cvt.rna does (10 mantissa bits, ties away from zero),
+    as float64."""
+    u = np.ascontiguousarray(x, dtype=np.float32).view(np.uint32).astype(np.uint64)
+    return (((u + 0x1000) & 0xFFFFE000).astype(np.uint32)).view(np.float32).astype(np.float64)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -92,6 +101,70 @@ def test_gemm_alpha_beta_batch_broadcast(dtype, rng):
     a_nan = np.full_like(a, np.nan)
     got0 = emu_gemm(a_nan, b, False, False, alpha=0.0, beta=3.0, c=c0.copy())
     np.testing.assert_allclose(got0, 3.0 * c0, rtol=1e-6)
+
+
+@pytest.mark.parametrize("kernel", [1, 2, 3])
+@pytest.mark.parametrize("allow_vec", [True, False])
+def test_tf32_mma_edges_and_transposes(kernel, allow_vec, rng):
+    # against the float64 product of the TF32-rounded inputs: only the accumulation order and
+    # float32 accumulators differ, so a fragment, stage or edge error shows far above 1e-5
+    shapes = [(1, 1, 1), (5, 7, 3), (128, 256, 32), (129, 257, 33), (200, 70, 100), (17, 300, 9)]
+    shapes += [tuple(int(v) for v in rng.integers(1, 300, 3)) for _ in range(2)]
+    for m, n, k in shapes:
+        for ta in (False, True):
+            for tb in (False, True):
+                a = rng.standard_normal((k, m) if ta else (m, k)).astype(np.float32)
+                b = rng.standard_normal((n, k) if tb else (k, n)).astype(np.float32)
+                got = emu_gemm(a, b, ta, tb, allow_vec=allow_vec, tf32_kernel=kernel)[0]
+                want = tf32(a.T if ta else a) @ tf32(b.T if tb else b)
+                err = rel_err(got, want)
+                assert err <= 1e-5, (kernel, m, n, k, ta, tb, err)
+
+
+def test_tf32_mma_batch_alpha_beta_and_k_edges(rng):
+    m, n, k, batch = 70, 133, 45, 3
+    a = rng.standard_normal((batch, m, k)).astype(np.float32)
+    b = rng.standard_normal((k, n)).astype(np.float32)  # broadcast over the batch (stride 0)
+    c0 = rng.standard_normal((batch, m, n)).astype(np.float32)
+    got = emu_gemm(a, b, False, False, alpha=0.5, beta=-2.0, c=c0.copy(), tf32_kernel=1)
+    want = 0.5 * (tf32(a) @ tf32(b)) - 2.0 * c0
+    assert rel_err(got, want) <= 1e-5
+    # K = 0 and alpha = 0: C = beta C (or 0), A and B unread
+    got0 = emu_gemm(np.full_like(a, np.nan), b, False, False, 0.0, 3.0, c0.copy(), tf32_kernel=1)
+    np.testing.assert_allclose(got0, 3.0 * c0, rtol=1e-6)
+    z = emu_gemm(np.zeros((4, 0), np.float32), np.zeros((0, 5), np.float32), False, False,
+                 tf32_kernel=1)  # fmt: skip
+    assert np.all(z == 0)
+    # K one past a multiple of the 32-deep k-tile, more k-tiles than pipeline stages
+    a = rng.standard_normal((33, 161)).astype(np.float32)
+    b = rng.standard_normal((161, 40)).astype(np.float32)
+    for kernel in (1, 3):
+        got = emu_gemm(a, b, False, False, tf32_kernel=kernel)[0]
+        assert rel_err(got, tf32(a) @ tf32(b)) < 1e-5
+
+
+def test_tf32_rounding_is_to_nearest_ties_away():
+    # 1 + 2^-11 sits halfway between the TF32 neighbours 1 and 1 + 2^-10: cvt.rna rounds away
+    # from zero (truncation, what the tensor cores do with unrounded inputs, would give 1)
+    half = np.float32(1 + 2.0**-11)
+    below = np.nextafter(half, np.float32(0))
+    a = np.array([[half, -half, below, np.inf]], np.float32).reshape(4, 1)
+    b = np.ones((1, 1), np.float32)
+    got = emu_gemm(a, b, False, False, tf32_kernel=1)[0][:, 0]
+    assert got.tolist() == [1 + 2.0**-10, -(1 + 2.0**-10), 1.0, np.inf]
+    a[0, 0] = np.nan
+    assert np.isnan(emu_gemm(a, b, False, False, tf32_kernel=1)[0][0, 0])
+
+
+def test_tf32_kernel_choice_is_checked():
+    a = np.ones((2, 2), np.float32)
+    with pytest.raises(ValueError, match="mma.sync kernels 1 .. 3"):
+        emu_gemm(a, a, False, False, tf32_kernel=7)
+    with pytest.raises(ValueError, match="mma.sync kernels 1 .. 3"):
+        emu_gemm(a.astype(np.float64), a.astype(np.float64), False, False, tf32_kernel=1)
+    with pytest.raises(ValueError, match=r"set_tf32_kernel: which must be 0 \(auto\) .. 4"):
+        _cuda.set_tf32_kernel(5)
+    assert _cuda.tf32_kernel() == 0
 
 
 def test_gemm_rejects_short_buffers():

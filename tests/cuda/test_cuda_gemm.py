@@ -68,6 +68,44 @@ def test_random_shapes_all_transposes(kind, rng, no_tf32):
                 assert err <= TOL[kind], (kind, m, n, k, ta, tb, err)
 
 
+@pytest.fixture(params=[1, 2, 3, 4])
+def tf32_kernel(request):
+    from axonal import _cuda
+
+    old = _cuda.tf32_kernel()
+    _cuda.set_tf32_kernel(request.param)
+    yield request.param
+    _cuda.set_tf32_kernel(old)
+
+
+def tf32_round(x):
+    """float32 -> TF32 as cvt.rna rounds (nearest, ties away from zero), as float64."""
+    u = np.ascontiguousarray(x, dtype=np.float32).view(np.uint32).astype(np.uint64)
+    return (((u + 0x1000) & 0xFFFFE000).astype(np.uint32)).view(np.float32).astype(np.float64)
+
+
+def test_each_tf32_kernel(tf32_kernel, rng, tf32):
+    name = cu.gemm_kernel_name(np.float32)
+    assert ("wmma" if tf32_kernel == 4 else "mma_m16n8k8") in name, name
+    cases = [(1, 1, 1), (129, 257, 33), (300, 130, 161)] + shapes(rng, 4)
+    for m, n, k in cases:
+        for ta in (False, True):
+            for tb in (False, True):
+                a = rng.standard_normal((k, m) if ta else (m, k)).astype(np.float32)
+                b = rng.standard_normal((n, k) if tb else (k, n)).astype(np.float32)
+                got = cp.asnumpy(cu.gemm(cp.asarray(a), cp.asarray(b), trans_a=ta, trans_b=tb))
+                assert rel_err(got, exact(a, b, ta, tb)) <= TOL["tf32"], (m, n, k, ta, tb)
+                if tf32_kernel != 4:  # inputs rounded by cvt.rna: close to the rounded product
+                    want = tf32_round(a.T if ta else a) @ tf32_round(b.T if tb else b)
+                    err = rel_err(got, want)
+                    assert err <= 2e-5, (tf32_kernel, m, n, k, ta, tb, err)
+    # a strided (non-16-byte-aligned rows) operand takes the 4-byte copy path
+    a = cp.asarray(rng.standard_normal((70, 45)).astype(np.float32))[:, 1:44]
+    b = cp.asarray(rng.standard_normal((43, 50)).astype(np.float32))
+    got = cp.asnumpy(cu.gemm(a, b))
+    assert rel_err(got, exact(cp.asnumpy(a), cp.asnumpy(b), False, False)) <= TOL["tf32"]
+
+
 def test_bf16_bits(rng):
     for m, n, k in [(1, 1, 1), (129, 257, 33), (64, 100, 300), (300, 17, 64)]:
         for ta in (False, True):

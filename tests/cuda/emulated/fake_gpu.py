@@ -6,8 +6,9 @@ It pretends one GPU exists, puts the NumPy-backed stand-in ``cupy`` of this fold
 and routes the ``axonal._cuda`` kernel entries to ``_cuda.emulate_*`` (the kernels' own phase
 functions run on the CPU, see csrc/cuda/emulate.cuh) on host memory addressed by the same
 pointers. So ``axonal.backend.cuda`` (validation, layouts, strides, batching, conv / pool
-geometry) and the GEMM / conv2d / pooling / softmax kernel logic run end to end. Not covered:
-TF32 / BF16 (computed here with NumPy: only the adapter plumbing is checked), the bias gradient
+geometry) and the GEMM (TF32 mma.sync included) / conv2d / pooling / softmax kernel logic run end
+to end. Not covered: the WMMA kernels (BF16, and TF32 when forced to WMMA: computed here with
+NumPy, only the adapter plumbing is checked), the bias gradient
 (NumPy), concurrency, streams, timing. Tests that need a real GPU are skipped.
 """
 
@@ -59,7 +60,13 @@ def gemm(ic, oc, tf32, ta, tb, M, N, K, alpha, a, lda, sa, b, ldb, sb, beta, c, 
     na = _span(batch, K if ta else M, M if ta else K, lda, sa)
     nb = _span(batch, N if tb else K, K if tb else N, ldb, sb)
     nc = _span(batch, M, N, ldc, sc)
-    if ic == 2 or tf32:  # tensor-core paths: NumPy float64 products (plumbing only)
+    if tf32 and ic == 0 and _cuda.tf32_kernel() != 4:  # the mma.sync TF32 kernels emulate
+        _real["emulate_gemm"](
+            _raw(a, na, np.float32), _raw(b, nb, np.float32), _raw(c, nc, np.float32), ta, tb, M,
+            N, K, alpha, lda, sa, ldb, sb, beta, ldc, sc, batch, True, max(1, _cuda.tf32_kernel()),
+        )  # fmt: skip
+        return
+    if ic == 2 or tf32:  # the WMMA paths: NumPy float64 products (plumbing only)
 
         def load(p, n):
             if ic == 2:

@@ -104,8 +104,25 @@ class _Generator:
         return _w(self._g.standard_normal(size).astype(dtype))
 
 
+class _Device:
+    """The one emulated device: a context manager that changes nothing."""
+
+    def __init__(self, device=0):
+        self.id = int(device)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def synchronize(self):
+        pass
+
+
 random = _NS(default_rng=_Generator, seed=lambda s: None)
 cuda = _NS(
+    Device=_Device,
     get_current_stream=lambda: _NS(ptr=0),
     runtime=_NS(getDevice=lambda: 0, memGetInfo=lambda: (1, 2)),
     set_allocator=lambda f: _allocator.__setitem__(0, f),
