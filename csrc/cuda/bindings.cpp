@@ -23,6 +23,7 @@
 #include "cuda/optim.cuh"
 #include "cuda/pool.cuh"
 #include "cuda/softmax.cuh"
+#include "cuda/xent.cuh"
 
 namespace py = pybind11;
 using axonal::str_cat;
@@ -280,6 +281,46 @@ void emulate_pool2d(int kind, const std::vector<index_t>& geom, bool include_pad
   void* po = out.mutable_data();
   py::gil_scoped_release rel;
   axonal::cuda::emulate_pool2d(kind, g, dt, pi, ip, po, op);
+}
+
+// Cross entropy on host arrays (xent.cuh): forward writes out (loss) and aux; backward reads g
+// and aux, writes out (dx).
+void emulate_cross_entropy(bool backward, const py::array& logp, const py::array& target,
+                           const py::object& weight_obj, std::int64_t ignore, double eps,
+                           int reduction, const py::object& g_obj, py::array& aux, py::array& out) {
+  const char* op = "cuda.emulate_cross_entropy";
+  const DType dt = np_dtype(logp, op, "logp");
+  AX_CHECK(logp.ndim() == 2, op, ": logp must be (rows, classes)");
+  const index_t R = logp.shape(0), C = logp.shape(1);
+  AX_CHECK(np_dtype(out, op, "out") == dt, op, ": logp and out must share one dtype");
+  AX_CHECK(target.dtype().is(py::dtype::of<std::int64_t>()), op, ": target must be int64");
+  AX_CHECK(aux.dtype().is(py::dtype::of<double>()), op, ": aux must be float64");
+  need(logp, R * C, op, "logp", false);
+  need(target, R, op, "target", false);
+  need(aux, 2, op, "aux", !backward);
+  need(out, backward ? R * C : (reduction == 0 ? R : 1), op, "out", true);
+  for (index_t i = 0; i < R; ++i) {
+    const std::int64_t t = static_cast<const std::int64_t*>(target.data())[i];
+    AX_CHECK(t == ignore || (t >= 0 && t < C), op, ": target ", t, " out of range");
+  }
+  py::array weight, g;
+  const void* wp = nullptr;
+  const void* gp = nullptr;
+  if (!weight_obj.is_none()) {
+    weight = py::cast<py::array>(weight_obj);
+    AX_CHECK(np_dtype(weight, op, "weight") == dt, op, ": weight must share logp's dtype");
+    need(weight, C, op, "weight", false);
+    wp = weight.data();
+  }
+  if (backward) {
+    g = py::cast<py::array>(g_obj);
+    AX_CHECK(np_dtype(g, op, "g") == dt, op, ": g must share logp's dtype");
+    need(g, reduction == 0 ? R : 1, op, "g", false);
+    gp = g.data();
+  }
+  axonal::cuda::emulate_xent(
+      backward, dt, logp.data(), static_cast<const std::int64_t*>(target.data()), wp, ignore, eps,
+      reduction, R, C, gp, static_cast<double*>(aux.mutable_data()), out.mutable_data(), op);
 }
 
 void emulate_softmax(bool backward, bool log, const py::array& in0, const py::object& in1_obj,
@@ -578,6 +619,47 @@ PYBIND11_MODULE(_cuda, m) {
         py::arg("out"),
         "Host emulation of the pooling kernels (kind 0 max fwd, 1 max bwd, 2 avg fwd, 3 avg bwd, "
         "4 adaptive fwd, 5 adaptive bwd).");
+  m.def(
+      "cross_entropy_forward",
+      [](int dt, std::uintptr_t logp, std::uintptr_t target, std::uintptr_t weight,
+         std::int64_t ignore, double eps, int reduction, index_t R, index_t C, std::uintptr_t loss,
+         std::uintptr_t aux, std::uintptr_t stream) {
+        const char* op = "cuda.cross_entropy";
+        const DType t = dtype_arg(dt, op);
+        py::gil_scoped_release rel;
+        axonal::cuda::xent_forward_launch(t, ptr<const void>(logp), ptr<const std::int64_t>(target),
+                                          ptr<const void>(weight), ignore, eps, reduction, R, C,
+                                          ptr<void>(loss), ptr<double>(aux), stream_arg(stream),
+                                          op);
+      },
+      py::arg("dtype"), py::arg("logp"), py::arg("target"), py::arg("weight"),
+      py::arg("ignore_index"), py::arg("eps"), py::arg("reduction"), py::arg("rows"),
+      py::arg("classes"), py::arg("loss"), py::arg("aux"), py::arg("stream"),
+      "Cross entropy of log-probabilities (rows, classes) and int64 class targets: loss (rows "
+      "values for reduction 0 none, else one: 1 mean, 2 sum) and aux = (sum of target weights, "
+      "sum of class weights) as float64 (weight 0: none).");
+  m.def(
+      "cross_entropy_backward",
+      [](int dt, std::uintptr_t logp, std::uintptr_t target, std::uintptr_t weight,
+         std::int64_t ignore, double eps, int reduction, index_t R, index_t C, std::uintptr_t g,
+         std::uintptr_t aux, std::uintptr_t dx, std::uintptr_t stream) {
+        const char* op = "cuda.cross_entropy_backward";
+        const DType t = dtype_arg(dt, op);
+        py::gil_scoped_release rel;
+        axonal::cuda::xent_backward_launch(
+            t, ptr<const void>(logp), ptr<const std::int64_t>(target), ptr<const void>(weight),
+            ignore, eps, reduction, R, C, ptr<const void>(g), ptr<const double>(aux), ptr<void>(dx),
+            stream_arg(stream), op);
+      },
+      py::arg("dtype"), py::arg("logp"), py::arg("target"), py::arg("weight"),
+      py::arg("ignore_index"), py::arg("eps"), py::arg("reduction"), py::arg("rows"),
+      py::arg("classes"), py::arg("grad"), py::arg("aux"), py::arg("dx"), py::arg("stream"),
+      "Gradient of cross_entropy_forward with respect to the logits (rows, classes).");
+  m.def("emulate_cross_entropy", &emulate_cross_entropy, py::arg("backward"), py::arg("logp"),
+        py::arg("target"), py::arg("weight"), py::arg("ignore_index"), py::arg("eps"),
+        py::arg("reduction"), py::arg("grad"), py::arg("aux"), py::arg("out"),
+        "Host emulation of the cross-entropy kernels (forward: out = loss, aux written; "
+        "backward: out = dx).");
   m.def("emulate_softmax", &emulate_softmax, py::arg("backward"), py::arg("log"), py::arg("in0"),
         py::arg("in1"), py::arg("out"), py::arg("rows"), py::arg("cols"),
         "Host emulation of the softmax kernels (forward: in0 = x; backward: in0 = y, in1 = dy).");

@@ -401,3 +401,69 @@ def test_input_gradient_as_forward_declines_strides_and_wide_padding():
     assert dgrad_as_forward(w, (2, 1), (1, 1), (1, 1), 1) is None
     assert dgrad_as_forward(w, (1, 1), (3, 1), (1, 1), 1) is None  # padding > R - 1
     assert dgrad_as_forward(w, (1, 1), (3, 1), (2, 1), 1) is not None  # 2 (R - 1) = 4 >= 3
+
+
+def xent_reference(logp, t, w, ignore, eps, reduction):
+    """Cross entropy of log-probabilities and its gradient with respect to the logits, in float64,
+    written from the definitions (xent.cuh)."""
+    r, c = logp.shape
+    valid = t != ignore
+    ts = np.where(valid, t, 0)
+    wv = np.ones(c) if w is None else w.astype(np.float64)
+    wt = np.where(valid, wv[ts], 0.0)
+    q = (1 - eps) * wt[:, None] * np.eye(c)[ts] + (eps / c) * valid[:, None] * wv[None, :]
+    l = -(q * logp).sum(axis=1)  # the smoothed, weighted target distribution q
+    loss = l if reduction == 0 else l.sum() / wt.sum() if reduction == 1 else l.sum()
+    return loss, q
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", [0, 1, 2])
+@pytest.mark.parametrize("weighted, ignore, eps", [(False, -100, 0.0), (True, 2, 0.15)])
+def test_cross_entropy_kernels(dtype, reduction, weighted, ignore, eps, rng):
+    r, c = 37, 9
+    x = rng.standard_normal((r, c))
+    logp = x - np.log(np.exp(x).sum(axis=1, keepdims=True))
+    t = rng.integers(0, c, r)
+    t[::4] = ignore if ignore >= 0 else t[::4]
+    w = rng.random(c) + 0.5 if weighted else None
+    want, q = xent_reference(logp, t, w, ignore, eps, reduction)
+    lp = logp.astype(dtype)
+    wd = None if w is None else w.astype(dtype)
+    aux = np.zeros(2)
+    out = np.zeros(r if reduction == 0 else 1, dtype)
+    _cuda.emulate_cross_entropy(False, lp, t, wd, ignore, eps, reduction, None, aux, out)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(out if reduction == 0 else out[0], want, rtol=tol, atol=tol)
+    wv = (np.ones(c) if w is None else w).astype(dtype).astype(np.float64)
+    wt = np.where(t != ignore, wv[np.where(t != ignore, t, 0)], 0)
+    np.testing.assert_allclose(aux, [wt.sum(), wv.sum()], rtol=1e-12)
+    # gradient: d loss / d x = softmax * sum(q) - q, times the upstream gradient per row
+    g = rng.standard_normal(r if reduction == 0 else 1).astype(dtype)
+    gr = (
+        g.astype(np.float64)
+        if reduction == 0
+        else np.full(r, g[0] / (aux[0] if reduction == 1 else 1))
+    )
+    gr = np.where(t != ignore, gr, 0.0)
+    want_dx = (np.exp(logp) * q.sum(axis=1, keepdims=True) - q) * gr[:, None]
+    dx = np.zeros((r, c), dtype)
+    _cuda.emulate_cross_entropy(True, lp, t, wd, ignore, eps, reduction, g, aux, dx)
+    np.testing.assert_allclose(dx, want_dx, rtol=10 * tol, atol=10 * tol)
+
+
+def test_cross_entropy_emulation_checks_its_arguments():
+    lp = np.zeros((3, 4), np.float32)
+    aux, out = np.zeros(2), np.zeros(1, np.float32)
+    with pytest.raises(ValueError, match="target 4 out of range"):
+        _cuda.emulate_cross_entropy(
+            False, lp, np.array([0, 4, 1]), None, -100, 0.0, 1, None, aux, out
+        )
+    with pytest.raises(ValueError, match="target must be int64"):
+        _cuda.emulate_cross_entropy(
+            False, lp, np.zeros(3, np.int32), None, -100, 0.0, 1, None, aux, out
+        )
+    with pytest.raises(ValueError, match="reduction code"):
+        _cuda.emulate_cross_entropy(
+            False, lp, np.zeros(3, np.int64), None, -100, 0.0, 5, None, aux, out
+        )

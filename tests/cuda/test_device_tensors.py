@@ -124,6 +124,44 @@ def test_losses_match_cpu(loss, dtype, rng):
         )
 
 
+XENT_CASES = [
+    # reduction, class weights, ignore_index (some targets set to it), label smoothing, shape
+    ("mean", False, None, 0.0, (16, 5)),
+    ("sum", True, None, 0.0, (16, 5)),
+    ("none", False, 3, 0.0, (16, 5)),
+    ("mean", True, 2, 0.2, (33, 7)),
+    ("none", True, None, 0.1, (4, 3, 6)),  # (N, C, d): classes moved last
+    ("mean", False, 0, 0.0, (6, 1)),  # one class, its rows ignored: 0 / 0 = nan, as on the CPU
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", range(len(XENT_CASES)), ids=lambda i: XENT_CASES[i][0] + str(i))
+def test_cross_entropy_options_match_cpu(case, dtype, rng):
+    # on cuda: the fused cross-entropy kernels (xent.cu); on the CPU: the NumPy formulation
+    reduction, weighted, ignore, eps, shape = XENT_CASES[case]
+    c = shape[1]
+    t = rng.integers(0, c, (shape[0], *shape[2:]))
+    if ignore is not None:
+        t.reshape(-1)[::3] = ignore
+    w = rng.random(c) + 0.5 if weighted else None
+    kwargs = dict(reduction=reduction, label_smoothing=eps)
+    if ignore is not None:
+        kwargs["ignore_index"] = ignore
+
+    def fn(a, tt, *ws):
+        return F.cross_entropy(a, tt, weight=ws[0] if ws else None, **kwargs)
+
+    arrays = [rng.standard_normal(shape), t] + ([w] if weighted else [])
+    if reduction == "mean" and c == 1:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            y = fn(*(axonal.tensor(a.astype(dtype) if a.dtype.kind == "f" else a, device="cuda")
+                     for a in arrays))  # fmt: skip
+        assert np.isnan(host(y))
+        return
+    check(fn, arrays, dtype, (1, 2))
+
+
 class _First(nn.Module):
     """The first output of a layer that returns several (a recurrent layer's sequence)."""
 

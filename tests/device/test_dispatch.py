@@ -32,6 +32,8 @@ NAMES = [
     "softmax_backward",
     "log_softmax_forward",
     "log_softmax_backward",
+    "cross_entropy_forward",
+    "cross_entropy_backward",
 ]
 
 
@@ -42,7 +44,34 @@ def _softmax_ref(x, dim, log):
     return s - lse if log else np.exp(s - lse)
 
 
+def _xent_q(logp, t, w, ignore, eps):
+    """Cross entropy's smoothed, weighted target distribution q (loss_i = -sum_j q_ij logp_ij)
+    and the target weights."""
+    c = logp.shape[1]
+    valid = t != ignore
+    wv = np.ones(c) if w is None else w
+    wt = np.where(valid, wv[np.where(valid, t, 0)], 0.0)
+    onehot = np.eye(c)[np.where(valid, t, 0)]
+    return (1 - eps) * wt[:, None] * onehot + (eps / c) * valid[:, None] * wv, wt, wv
+
+
+def _xent_forward(logp, t, w, ignore, eps, reduction):
+    q, wt, wv = _xent_q(logp, t, w, ignore, eps)
+    l = -(q * logp).sum(axis=1)
+    loss = {"none": l, "mean": l.sum() / wt.sum(), "sum": l.sum()}[reduction]
+    return np.asarray(loss, logp.dtype), np.array([wt.sum(), wv.sum()])
+
+
+def _xent_backward(g, logp, t, w, ignore, eps, reduction, aux):
+    q, _, _ = _xent_q(logp, t, w, ignore, eps)
+    ge = g if reduction == "none" else np.full(len(t), g / (aux[0] if reduction == "mean" else 1))
+    ge = np.where(t != ignore, ge, 0.0)
+    return ((np.exp(logp) * q.sum(axis=1, keepdims=True) - q) * ge[:, None]).astype(logp.dtype)
+
+
 HOST = {
+    "cross_entropy_forward": _xent_forward,
+    "cross_entropy_backward": _xent_backward,
     "matmul": np.matmul,
     "gemm": lambda a, b, trans_a=False, trans_b=False: (
         (a.T if trans_a else a) @ (b.T if trans_b else b)
@@ -193,7 +222,11 @@ def test_softmax_and_log_softmax(rec, host):
     ]
     rec.calls.clear()
     F.cross_entropy(x, axonal.tensor([0, 1, 2, 3], device="cuda")).backward()
-    assert rec.calls == [("log_softmax_forward", ((4, 5),))]  # fused loss: kernel forward
+    assert rec.calls == [  # log-softmax, then the fused loss kernels
+        ("log_softmax_forward", ((4, 5),)),
+        ("cross_entropy_forward", ((4, 5), (4,))),
+        ("cross_entropy_backward", ((), (4, 5), (4,), (2,))),
+    ]
 
 
 def test_dispatched_results_equal_cpu(rec, host):

@@ -1060,6 +1060,77 @@ def _channel_vec(a: Any, c: int, dt: Any, op: str, name: str) -> Any:
     return _dense(a)
 
 
+_REDUCTIONS = {"none": 0, "mean": 1, "sum": 2}
+
+
+def _xent_args(op: str, logp: Any, target: Any, weight: Any, reduction: str) -> tuple:
+    logp = _arr(logp, op, "logp")
+    code = _code(logp, op, "logp")
+    _rank(logp, 2, op, "logp", "(rows, classes)")
+    rows, classes = logp.shape
+    if classes == 0:
+        raise ValueError(f"{op}: logp {logp.shape} has no classes")
+    t = _arr(target, op, "target")
+    if t.dtype != cp.int64 or t.shape != (rows,):
+        raise ValueError(f"{op}: target must be a ({rows},) int64 array, got {t.shape} {t.dtype}")
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{op}: reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
+    w = _channel_vec(weight, classes, logp.dtype, op, "weight")
+    return code, _dense(logp), _dense(t), w, _REDUCTIONS[reduction], rows, classes
+
+
+def cross_entropy_forward(
+    logp: Array,
+    target: Array,
+    weight: Optional[Array],
+    ignore_index: int,
+    label_smoothing: float,
+    reduction: str,
+) -> Tuple[Array, Array]:
+    """Cross entropy of log-probabilities (rows, classes) and int64 class targets (rows,), one
+    kernel: (loss, aux). loss: (rows,) for reduction 'none', else 0-d ('mean': divided by the
+    summed target weights); aux: float64 (summed target weights, summed class weights), the
+    backward's input. Targets must be class indices or ignore_index: the caller checks them."""
+    op = "cross_entropy"
+    code, logp, t, w, red, rows, classes = _xent_args(op, logp, target, weight, reduction)
+    loss = cp.empty((rows,) if red == 0 else (), dtype=logp.dtype)
+    aux = cp.empty(2, dtype=cp.float64)
+    _cuda.cross_entropy_forward(
+        code, _ptr(logp), _ptr(t), _ptr(w), int(ignore_index), float(label_smoothing), red, rows,
+        classes, _ptr(loss), _ptr(aux), _stream(),
+    )  # fmt: skip
+    return loss, aux
+
+
+def cross_entropy_backward(
+    grad: Array,
+    logp: Array,
+    target: Array,
+    weight: Optional[Array],
+    ignore_index: int,
+    label_smoothing: float,
+    reduction: str,
+    aux: Array,
+) -> Array:
+    """Gradient of cross_entropy_forward with respect to the logits, one kernel; grad: the loss
+    gradient ((rows,) for 'none', else one value)."""
+    op = "cross_entropy_backward"
+    code, logp, t, w, red, rows, classes = _xent_args(op, logp, target, weight, reduction)
+    g = _arr(grad, op, "grad")
+    _same_dtype(op, g, "grad", logp, "logp")
+    if g.size != (rows if red == 0 else 1):
+        raise ValueError(f"{op}: grad {g.shape} does not fit reduction {reduction!r}")
+    aux = _arr(aux, op, "aux")
+    if aux.dtype != cp.float64 or aux.size != 2:
+        raise ValueError(f"{op}: aux must be the forward's two float64 values")
+    dx = cp.empty_like(logp)
+    _cuda.cross_entropy_backward(
+        code, _ptr(logp), _ptr(t), _ptr(w), int(ignore_index), float(label_smoothing), red, rows,
+        classes, _ptr(_dense(g)), _ptr(_dense(aux)), _ptr(dx), _stream(),
+    )  # fmt: skip
+    return dx
+
+
 def batch_norm_forward(
     x: Array,
     weight: Optional[Array] = None,

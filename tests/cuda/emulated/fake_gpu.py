@@ -26,6 +26,7 @@ NEEDS_REAL_GPU = {
     "test_errors": "the C++ launcher's own messages are replaced here",
     "test_device_utilities": "needs a real device",
     "test_without_gpu": "a GPU is being faked",
+    "test_mixing_devices_and_numpy_errors": "the stand-in device arrays are NumPy subclasses",
 }
 
 axonal.cuda.device_count = lambda: 1
@@ -41,6 +42,17 @@ def pytest_collection_modifyitems(config, items):
         reason = NEEDS_REAL_GPU.get(item.name.split("[")[0])
         if reason:
             item.add_marker(pytest.mark.skip(reason=f"fake_gpu: {reason}"))
+
+
+def _counted(fn):
+    """A kernel entry that also counts one launch in the stand-in cupy's ``launches``."""
+    import cupy
+
+    def run(*args):
+        cupy.launches[0] += 1
+        return fn(*args)
+
+    return run
 
 
 def _raw(ptr, n, dtype):
@@ -154,7 +166,74 @@ def softmax_backward(dt, log, y, dy, dx, rows, cols, _s):
     _real["emulate_softmax"](True, log, a, g, o, rows, cols)
 
 
+def adam_update(dt, n, p, g, m, v, vmax, b1, b2, eps, step, bc2, wd, maximize, shrink, _s):
+    from axonal import _cpu  # the CPU fused update, bitwise equal to the CUDA kernel by design
+
+    t = _NP[dt]
+    _cpu.adam_update(
+        _raw(p, n, t), _raw(g, n, t), _raw(m, n, t), _raw(v, n, t),
+        _raw(vmax, n, t) if vmax else None, b1, b2, eps, step, bc2, wd, maximize, shrink,
+    )  # fmt: skip
+
+
+def batch_norm_forward(dt, N, C, L, x, w, b, eps, y, mean, var, invstd, rmean, rvar, mom, _s):
+    t = _NP[dt]
+    xs = _raw(x, N * C * L, t).reshape(N, C, L).astype(np.float64)
+    mu = xs.mean(axis=(0, 2))
+    va = ((xs - mu[:, None]) ** 2).mean(axis=(0, 2))
+    inv = 1.0 / np.sqrt(va + eps)
+    out = (xs - mu[:, None]) * inv[:, None]
+    if w:
+        out *= _raw(w, C, t)[:, None]
+    if b:
+        out += _raw(b, C, t)[:, None]
+    _raw(y, N * C * L, t)[:] = out.reshape(-1)
+    _raw(mean, C, t)[:], _raw(var, C, t)[:], _raw(invstd, C, t)[:] = mu, va, inv
+    m = N * L
+    if rmean:
+        r = _raw(rmean, C, t)
+        r[:] = (1 - mom) * r + mom * mu
+    if rvar:
+        r = _raw(rvar, C, t)
+        r[:] = (1 - mom) * r + mom * (va * m / (m - 1) if m > 1 else va)
+
+
+def batch_norm_backward(dt, N, C, L, x, g, mean, invstd, w, gx, sgx, sg, _s):
+    t = _NP[dt]
+    xs = _raw(x, N * C * L, t).reshape(N, C, L).astype(np.float64)
+    gs = _raw(g, N * C * L, t).reshape(N, C, L).astype(np.float64)
+    inv = _raw(invstd, C, t).astype(np.float64)
+    xhat = (xs - _raw(mean, C, t)[:, None]) * inv[:, None]
+    s_g, s_gx = gs.sum(axis=(0, 2)), (gs * xhat).sum(axis=(0, 2))
+    _raw(sg, C, t)[:], _raw(sgx, C, t)[:] = s_g, s_gx
+    if gx:
+        m = N * L
+        scale = inv * (_raw(w, C, t) if w else 1.0)
+        d = (gs - s_g[:, None] / m - xhat * s_gx[:, None] / m) * scale[:, None]
+        _raw(gx, N * C * L, t)[:] = d.reshape(-1)
+
+
+def _xent(backward):
+    def run(dt, logp, target, weight, ignore, eps, red, R, C, *rest):
+        t = _NP[dt]
+        g = _raw(rest[0], R if red == 0 else 1, t) if backward else None
+        aux_p, out_p = (rest[1], rest[2]) if backward else (rest[1], rest[0])
+        n_out = R * C if backward else (R if red == 0 else 1)
+        _real["emulate_cross_entropy"](
+            backward, _raw(logp, R * C, t).reshape(R, C), _raw(target, R, np.int64),
+            _raw(weight, C, t) if weight else None, ignore, eps, red, g,
+            _raw(aux_p, 2, np.float64), _raw(out_p, n_out, t),
+        )  # fmt: skip
+
+    return run
+
+
 for _name, _fn in dict(
+    adam_update=adam_update,
+    cross_entropy_forward=_xent(False),
+    cross_entropy_backward=_xent(True),
+    batch_norm_forward=batch_norm_forward,
+    batch_norm_backward=batch_norm_backward,
     gemm=gemm,
     conv2d_forward=conv2d_forward,
     conv2d_backward_input=conv2d_backward_input,
@@ -169,4 +248,4 @@ for _name, _fn in dict(
     softmax_forward=softmax_forward,
     softmax_backward=softmax_backward,
 ).items():
-    setattr(_cuda, _name, _fn)
+    setattr(_cuda, _name, _counted(_fn))

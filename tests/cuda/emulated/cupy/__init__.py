@@ -18,8 +18,27 @@ class _Mem:
         ctypes.memmove(self.ptr, src.ptr, nbytes)
 
 
+launches = [0]  # array operations so far: what would each be a kernel launch on a GPU
+
+
 class ndarray(_np.ndarray):  # noqa: N801 - the CuPy name
-    """numpy.ndarray with CuPy's ``.data.ptr`` and ``.device.id``."""
+    """numpy.ndarray with CuPy's ``.data.ptr`` and ``.device.id``; every ufunc call (arithmetic,
+    comparisons, reductions) counts one launch in ``launches``."""
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        launches[0] += 1
+        inputs = tuple(x.view(_np.ndarray) if isinstance(x, ndarray) else x for x in inputs)
+        if "out" in kwargs:
+            kwargs["out"] = tuple(
+                x.view(_np.ndarray) if isinstance(x, ndarray) else x for x in kwargs["out"]
+            )
+        return _w(getattr(ufunc, method)(*inputs, **kwargs))
+
+    def __array_function__(self, func, types, args, kwargs):
+        # numpy.where(a, ...) etc. on CuPy arrays dispatch to CuPy and return device arrays
+        launches[0] += 1
+        r = super().__array_function__(func, types, args, kwargs)
+        return type(r)(_w(x) for x in r) if isinstance(r, (tuple, list)) else _w(r)
 
     @property
     def data(self):
@@ -31,7 +50,23 @@ class ndarray(_np.ndarray):  # noqa: N801 - the CuPy name
 
 
 def _w(x):
+    """NumPy results as stand-in device arrays; NumPy scalars as 0-d ones (CuPy's reductions
+    return 0-d device arrays)."""
+    if isinstance(x, _np.generic):
+        x = _np.asarray(x)
     return x.view(ndarray) if isinstance(x, _np.ndarray) else x
+
+
+def _method(name):
+    def run(self, *a, **k):
+        launches[0] += 1
+        return _w(getattr(self.view(_np.ndarray), name)(*a, **k))
+
+    return run
+
+
+for _name in "sum mean max min argmax argmin var std prod any all dot".split():
+    setattr(ndarray, _name, _method(_name))
 
 
 float32, float64, int64, int32, int16 = _np.float32, _np.float64, _np.int64, _np.int32, _np.int16
@@ -46,6 +81,8 @@ def empty(shape, dtype=float):
 
 
 def asarray(x, dtype=None):
+    if not isinstance(x, ndarray):
+        launches[0] += 1  # a host -> device copy
     return _w(_np.array(x, dtype=dtype))  # a copy, as a host -> device transfer
 
 
@@ -54,14 +91,19 @@ def asnumpy(x):
 
 
 def _wrap(f):
-    return lambda *a, **k: _w(f(*a, **k))
+    def run(*a, **k):
+        launches[0] += 1
+        return _w(f(*a, **k))
+
+    return run
 
 
 for _name in (
-    "ascontiguousarray asfortranarray ones zeros full full_like ones_like zeros_like empty_like "
+    "ascontiguousarray asfortranarray ones zeros full full_like ones_like zeros_like "
     "arange moveaxis broadcast_to matmul abs any isnan"
 ).split():
     globals()[_name] = _wrap(getattr(_np, _name))
+empty_like = lambda *a, **k: _w(_np.empty_like(*a, **k))  # noqa: E731 - allocates, no launch
 
 
 class _Pool:
@@ -130,3 +172,9 @@ cuda = _NS(
     Event=_Event,
     get_elapsed_time=lambda a, b: (b.t - a.t) * 1e3,
 )
+
+
+def __getattr__(name):
+    """Anything else CuPy has: NumPy's function of that name, its results wrapped."""
+    f = getattr(_np, name)
+    return _wrap(f) if callable(f) and not isinstance(f, type) else f
