@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "cuda/batchnorm.cuh"
@@ -595,6 +596,37 @@ PYBIND11_MODULE(_cuda, m) {
       py::arg("eps"), py::arg("step_size"), py::arg("bias_correction2_sqrt"),
       py::arg("weight_decay"), py::arg("maximize"), py::arg("shrink"), py::arg("stream"),
       "Fused Adam / AdamW step on dense device buffers of n elements (max_exp_avg_sq 0: none).");
+  m.def(
+      "adam_update_multi",
+      [](int dt,
+         const std::vector<std::tuple<std::uintptr_t, std::uintptr_t, std::uintptr_t,
+                                      std::uintptr_t, std::uintptr_t, index_t, double, double>>&
+             tensors,
+         double beta1, double beta2, double eps, double wd, bool maximize, double shrink,
+         std::uintptr_t stream) {
+        const char* op = "cuda.adam_update_multi";
+        const DType t = dtype_arg(dt, op);
+        std::vector<axonal::cuda::AdamTensor> ts(tensors.size());
+        for (size_t k = 0; k < tensors.size(); ++k) {
+          const auto& e = tensors[k];
+          ts[k].p = ptr<void>(std::get<0>(e));
+          ts[k].g = ptr<const void>(std::get<1>(e));
+          ts[k].m = ptr<void>(std::get<2>(e));
+          ts[k].v = ptr<void>(std::get<3>(e));
+          ts[k].vmax = ptr<void>(std::get<4>(e));
+          ts[k].n = std::get<5>(e);
+          ts[k].step_size = std::get<6>(e);
+          ts[k].bc2_sqrt = std::get<7>(e);
+        }
+        py::gil_scoped_release rel;
+        axonal::cuda::adam_update_multi_launch(t, ts.data(), static_cast<int>(ts.size()), beta1,
+                                               beta2, eps, wd, maximize, shrink, stream_arg(stream),
+                                               op);
+      },
+      py::arg("dtype"), py::arg("tensors"), py::arg("beta1"), py::arg("beta2"), py::arg("eps"),
+      py::arg("weight_decay"), py::arg("maximize"), py::arg("shrink"), py::arg("stream"),
+      "adam_update for up to 24 tensors of one dtype in one launch: tensors = [(param, grad, "
+      "exp_avg, exp_avg_sq, max_exp_avg_sq or 0, n, step_size, bias_correction2_sqrt)].");
   m.def("softmax_kernel_name",
         [](index_t cols) { return std::string(axonal::cuda::softmax_kernel_name(cols)); });
 

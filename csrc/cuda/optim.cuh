@@ -19,5 +19,21 @@ void adam_update_launch(DType dt, index_t n, void* p, const void* g, void* m, vo
                         double wd, bool maximize, double shrink, cudaStream_t stream,
                         const char* op);
 
+// The same update for up to kMaxAdamTensors tensors of one dtype in one launch (their pointers
+// travel as kernel arguments), each with its own size, step_size and bc2_sqrt.
+constexpr int kMaxAdamTensors = 24;
+struct AdamTensor {
+  void* p = nullptr;
+  const void* g = nullptr;
+  void* m = nullptr;
+  void* v = nullptr;
+  void* vmax = nullptr;
+  index_t n = 0;
+  double step_size = 0.0, bc2_sqrt = 1.0;
+};
+void adam_update_multi_launch(DType dt, const AdamTensor* tensors, int count, double beta1,
+                              double beta2, double eps, double wd, bool maximize, double shrink,
+                              cudaStream_t stream, const char* op);
+
 }  // namespace cuda
 }  // namespace axonal

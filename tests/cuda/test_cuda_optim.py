@@ -52,13 +52,13 @@ def test_adam_step_on_cuda_matches_cpu(name, rng, monkeypatch):
     import axonal.optim as optim
 
     calls = []
-    real = cu.adam_update
+    real = cu.adam_update_many
 
     def spy(*a, **k):
         calls.append(1)
         return real(*a, **k)
 
-    monkeypatch.setattr(cu, "adam_update", spy)
+    monkeypatch.setattr(cu, "adam_update_many", spy)
     x = rng.standard_normal((16, 5)).astype(np.float32)
     t = rng.integers(0, 3, 16)
     params = []
@@ -75,3 +75,37 @@ def test_adam_step_on_cuda_matches_cpu(name, rng, monkeypatch):
     assert calls, "the CUDA Adam step did not use the fused kernel"
     for a, b in zip(*params):
         np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("amsgrad", [False, True])
+def test_multi_tensor_adam_over_many_parameters_is_bitwise_cpu(amsgrad, rng):
+    # 30 parameters of mixed sizes (two launches of at most 24), one without a gradient, steps
+    # counted per parameter (one joins late): every value equals the CPU's fused update
+    import axonal.optim as optim
+
+    shapes = [(int(rng.integers(1, 300)),) for _ in range(29)] + [(0,)]
+    results = []
+    for device in ("cpu", "cuda"):
+        ps = [axonal.tensor(np.full(s, 0.5, np.float32), device=device, requires_grad=True)
+              for s in shapes]  # fmt: skip
+        opt = optim.AdamW(ps, lr=0.01, weight_decay=0.02, amsgrad=amsgrad)
+        grng = np.random.default_rng(7)
+        for step in range(4):
+            for i, p in enumerate(ps):
+                g = grng.standard_normal(p.shape).astype(np.float32)
+                skip = i == 3 or (i == 5 and step < 2)
+                p.grad = None if skip else axonal.tensor(g, device=device)
+            opt.step()
+        results.append([p.detach().cpu().numpy() for p in ps])
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(b, a)
+
+
+def test_multi_tensor_adam_rejects_too_many_tensors():
+    from axonal import _cuda
+
+    a = cp.zeros(4, cp.float32)
+    p = int(a.data.ptr)
+    with pytest.raises(ValueError, match="0 .. 24 tensors per launch, got 25"):
+        _cuda.adam_update_multi(0, [(p, p, p, p, 0, 4, 0.1, 1.0)] * 25, 0.9, 0.999, 1e-8, 0.0,
+                                False, 1.0, 0)  # fmt: skip

@@ -1005,6 +1005,27 @@ def log_softmax_backward(grad_output: Array, output: Array, dim: int = -1) -> Ar
 
 
 # ------------------------------------------------------------------ optimizers
+def adam_applies(param: Any, grad: Any, exp_avg: Any, exp_avg_sq: Any, max_exp_avg_sq: Any) -> bool:
+    """Whether the fused Adam kernels take these arrays: dense device arrays of one float dtype and
+    shape on the current device."""
+    dt = param.dtype
+    if dt not in _CODES:
+        return False
+    dev = cp.cuda.runtime.getDevice()
+    for a in (param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq):
+        if a is None and a is max_exp_avg_sq:
+            continue
+        if (
+            type(a) is not cp.ndarray
+            or a.dtype != dt
+            or not a.flags.c_contiguous
+            or a.shape != param.shape
+            or a.device.id != dev
+        ):
+            return False
+    return True
+
+
 def adam_update(
     param: Any,
     grad: Any,
@@ -1024,30 +1045,43 @@ def adam_update(
     update element for element) on dense device arrays of one float dtype, in place. Returns
     False, touching nothing, where it does not apply (another dtype or layout, a mix of
     devices): the caller then runs the elementwise version."""
-    arrays = [param, grad, exp_avg, exp_avg_sq] + (
-        [] if max_exp_avg_sq is None else [max_exp_avg_sq]
-    )
-    dt = param.dtype
-    dev = cp.cuda.runtime.getDevice()
-    for a in arrays:
-        if (
-            type(a) is not cp.ndarray
-            or a.dtype != dt
-            or not a.flags.c_contiguous
-            or a.shape != param.shape
-            or a.device.id != dev
-        ):
-            return False
-    code = _CODES.get(dt)
-    if code is None:
+    if not adam_applies(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq):
         return False
     _cuda.adam_update(
-        code, int(param.size), _ptr(param), _ptr(grad), _ptr(exp_avg), _ptr(exp_avg_sq),
-        _ptr(max_exp_avg_sq), float(beta1), float(beta2), float(eps), float(step_size),
-        float(bias_correction2_sqrt), float(weight_decay), bool(maximize), float(shrink),
-        _stream(),
+        _CODES[param.dtype], int(param.size), _ptr(param), _ptr(grad), _ptr(exp_avg),
+        _ptr(exp_avg_sq), _ptr(max_exp_avg_sq), float(beta1), float(beta2), float(eps),
+        float(step_size), float(bias_correction2_sqrt), float(weight_decay), bool(maximize),
+        float(shrink), _stream(),
     )  # fmt: skip
     return True
+
+
+_ADAM_PER_LAUNCH = 24  # the kernel's limit (kMaxAdamTensors in csrc/cuda/optim.cuh)
+
+
+def adam_update_many(
+    items: list,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    weight_decay: float,
+    maximize: bool,
+    shrink: float,
+) -> None:
+    """adam_update for many parameters in as few launches as can hold them (24 each, per dtype).
+    items: (param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq or None, step_size,
+    bias_correction2_sqrt) for which adam_applies is true."""
+    by_code: dict = {}
+    for p, g, m, v, vmax, step_size, bc2 in items:
+        entry = (_ptr(p), _ptr(g), _ptr(m), _ptr(v), _ptr(vmax), int(p.size), float(step_size),
+                 float(bc2))  # fmt: skip
+        by_code.setdefault(_CODES[p.dtype], []).append(entry)
+    for code, entries in by_code.items():
+        for k in range(0, len(entries), _ADAM_PER_LAUNCH):
+            _cuda.adam_update_multi(
+                code, entries[k : k + _ADAM_PER_LAUNCH], float(beta1), float(beta2), float(eps),
+                float(weight_decay), bool(maximize), float(shrink), _stream(),
+            )  # fmt: skip
 
 
 # ------------------------------------------------------------------ batch norm (training)

@@ -78,6 +78,8 @@ class Adam(Optimizer):
             shrink = 1.0
             if group["decoupled_weight_decay"]:
                 shrink, wd = 1.0 - lr * wd, 0.0
+            fused = []  # device parameters: one multi-tensor kernel for the group
+            kern = None
             for p in group["params"]:
                 grad = p.grad
                 if grad is None:
@@ -108,17 +110,18 @@ class Adam(Optimizer):
                         bias_correction2_sqrt, wd, maximize, shrink,
                     )  # fmt: skip
                     continue
-                kern = _backend.kernels_for(d)  # the CUDA build on device arrays: one kernel
-                if kern is not None and kern.adam_update(
-                    d, g, m, v, vmax, beta1, beta2, eps, step_size,
-                    bias_correction2_sqrt, wd, maximize, shrink,
-                ):  # fmt: skip
+                k = _backend.kernels_for(d)  # the CUDA build on device arrays
+                if k is not None and k.adam_applies(d, g, m, v, vmax):
+                    kern = k
+                    fused.append((d, g, m, v, vmax, step_size, bias_correction2_sqrt))
                     continue
                 self._launch(
                     _adam_kernel,
                     (d, g, m, v, vmax),
                     (beta1, beta2, eps, step_size, bias_correction2_sqrt, wd, maximize, shrink),
                 )
+            if fused:
+                kern.adam_update_many(fused, beta1, beta2, eps, wd, maximize, shrink)
         return loss
 
 

@@ -24,6 +24,7 @@ from axonal import _cuda
 NEEDS_REAL_GPU = {
     "test_runs_on_the_current_stream": "needs CUDA streams",
     "test_errors": "the C++ launcher's own messages are replaced here",
+    "test_multi_tensor_adam_rejects_too_many_tensors": "the C++ launcher is replaced here",
     "test_device_utilities": "needs a real device",
     "test_without_gpu": "a GPU is being faked",
     "test_mixing_devices_and_numpy_errors": "the stand-in device arrays are NumPy subclasses",
@@ -176,6 +177,12 @@ def adam_update(dt, n, p, g, m, v, vmax, b1, b2, eps, step, bc2, wd, maximize, s
     )  # fmt: skip
 
 
+def adam_update_multi(dt, tensors, b1, b2, eps, wd, maximize, shrink, _s):
+    assert len(tensors) <= 24, "the kernel takes 24 tensors per launch"
+    for p, g, m, v, vmax, n, step, bc2 in tensors:
+        adam_update(dt, n, p, g, m, v, vmax, b1, b2, eps, step, bc2, wd, maximize, shrink, _s)
+
+
 def batch_norm_forward(dt, N, C, L, x, w, b, eps, y, mean, var, invstd, rmean, rvar, mom, _s):
     t = _NP[dt]
     xs = _raw(x, N * C * L, t).reshape(N, C, L).astype(np.float64)
@@ -230,6 +237,7 @@ def _xent(backward):
 
 for _name, _fn in dict(
     adam_update=adam_update,
+    adam_update_multi=adam_update_multi,
     cross_entropy_forward=_xent(False),
     cross_entropy_backward=_xent(True),
     batch_norm_forward=batch_norm_forward,
