@@ -485,23 +485,9 @@ void emulate_gemm(const GemmCall& c, bool allow_vec, int tf32_kernel, const char
   if (c.M == 0 || c.N == 0 || c.batch == 0) return;
   const index_t K = c.alpha == 0.0 ? 0 : c.K;
   if (c.use_tf32) {
-    MmaArgs g;
-    g.M = static_cast<int>(c.M);
-    g.N = static_cast<int>(c.N);
-    g.K = static_cast<int>(K);
-    g.alpha = static_cast<float>(c.alpha);
-    g.beta = static_cast<float>(c.beta);
-    g.A = static_cast<const float*>(c.A);
-    g.lda = c.lda;
-    g.sA = c.sA;
-    g.B = static_cast<const float*>(c.B);
-    g.ldb = c.ldb;
-    g.sB = c.sB;
-    g.C = static_cast<float*>(c.C);
-    g.ldc = c.ldc;
-    g.sC = c.sC;
-    g.vec_ab = allow_vec && c.lda % 4 == 0 && c.ldb % 4 == 0 && c.sA % 4 == 0 && c.sB % 4 == 0 &&
-               aligned16(c.A) && aligned16(c.B);
+    MmaArgs g = gemm_piece_args<MmaArgs, float, float>(c, K, 0, c.M, 0);
+    g.vec = allow_vec && c.lda % 4 == 0 && c.ldb % 4 == 0 && c.sA % 4 == 0 && c.sB % 4 == 0 &&
+            aligned16(c.A) && aligned16(c.B);
     g.vec_c = c.ldc % 2 == 0 && c.sC % 2 == 0 && reinterpret_cast<std::uintptr_t>(c.C) % 8 == 0;
     if (tf32_kernel == 2)
       mma_tt<2, 4, 3>(c, g);

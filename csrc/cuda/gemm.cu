@@ -14,6 +14,7 @@
 
 #include "cuda/gemm.cuh"
 #include "cuda/gemm_tiles.cuh"
+#include "cuda/mma_tiles.cuh"
 
 namespace axonal {
 namespace cuda {
@@ -72,19 +73,6 @@ template <>
 struct TcTraits<__nv_bfloat16> {
   using S = unsigned short;
   static constexpr int BK = 32, WK = 16, VW = 8;
-};
-
-template <typename In, typename Out>
-struct TcArgs {
-  int M = 0, N = 0, K = 0;
-  float alpha = 1.f, beta = 0.f;
-  const In* A = nullptr;
-  index_t lda = 0, sA = 0;
-  const In* B = nullptr;
-  index_t ldb = 0, sB = 0;
-  Out* C = nullptr;
-  index_t ldc = 0, sC = 0;
-  bool vec = false;  // A and B can be read in 16-byte chunks
 };
 
 __device__ __forceinline__ float to_float(float v) { return v; }
@@ -339,27 +327,10 @@ void launch_f64(const GemmCall& c, index_t K, cudaStream_t st, const char* op) {
 template <typename In, typename Out, bool TA, bool TB>
 void launch_tc(const GemmCall& c, index_t K, cudaStream_t st, const char* op) {
   constexpr int VW = TcTraits<In>::VW;
-  const In* A = static_cast<const In*>(c.A);
-  const In* B = static_cast<const In*>(c.B);
-  Out* C = static_cast<Out*>(c.C);
   const bool vec = c.lda % VW == 0 && c.ldb % VW == 0 && c.sA % VW == 0 && c.sB % VW == 0 &&
                    aligned16(c.A) && aligned16(c.B);
   for_each_gemm_piece(c.M, c.batch, 128, [&](index_t m, index_t mc, index_t b, index_t bc) {
-    TcArgs<In, Out> g;
-    g.M = static_cast<int>(mc);
-    g.N = static_cast<int>(c.N);
-    g.K = static_cast<int>(K);
-    g.alpha = static_cast<float>(c.alpha);
-    g.beta = static_cast<float>(c.beta);
-    g.A = A + b * c.sA + (TA ? m : m * c.lda);
-    g.lda = c.lda;
-    g.sA = c.sA;
-    g.B = B + b * c.sB;
-    g.ldb = c.ldb;
-    g.sB = c.sB;
-    g.C = C + b * c.sC + m * c.ldc;
-    g.ldc = c.ldc;
-    g.sC = c.sC;
+    TcArgs<In, Out> g = gemm_piece_args<TcArgs<In, Out>, In, Out>(c, K, m, mc, b);
     g.vec = vec;  // m is a multiple of 128, so shifting A keeps the chunk alignment
     const dim3 grid(static_cast<unsigned>(ceil_div(c.N, 128)),
                     static_cast<unsigned>(ceil_div(mc, 128)), static_cast<unsigned>(bc));

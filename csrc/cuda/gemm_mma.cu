@@ -88,31 +88,13 @@ bool prepare(const char* op) {
 template <class Blk>
 bool launch(const GemmCall& c, index_t K, cudaStream_t st, const char* op) {
   if (!prepare<Blk>(op)) return false;
-  constexpr bool TA = Blk::TRANS_A;
-  const float* A = static_cast<const float*>(c.A);
-  const float* B = static_cast<const float*>(c.B);
-  float* C = static_cast<float*>(c.C);
-  const bool vec_ab = c.lda % 4 == 0 && c.ldb % 4 == 0 && c.sA % 4 == 0 && c.sB % 4 == 0 &&
-                      aligned16(c.A) && aligned16(c.B);
+  const bool vec = c.lda % 4 == 0 && c.ldb % 4 == 0 && c.sA % 4 == 0 && c.sB % 4 == 0 &&
+                   aligned16(c.A) && aligned16(c.B);
   const bool vec_c =
       c.ldc % 2 == 0 && c.sC % 2 == 0 && reinterpret_cast<std::uintptr_t>(c.C) % 8 == 0;
   for_each_gemm_piece(c.M, c.batch, Blk::BM, [&](index_t m, index_t mc, index_t b, index_t bc) {
-    MmaArgs g;
-    g.M = static_cast<int>(mc);
-    g.N = static_cast<int>(c.N);
-    g.K = static_cast<int>(K);
-    g.alpha = static_cast<float>(c.alpha);
-    g.beta = static_cast<float>(c.beta);
-    g.A = A + b * c.sA + (TA ? m : m * c.lda);  // m is a multiple of BM: alignment kept
-    g.lda = c.lda;
-    g.sA = c.sA;
-    g.B = B + b * c.sB;
-    g.ldb = c.ldb;
-    g.sB = c.sB;
-    g.C = C + b * c.sC + m * c.ldc;
-    g.ldc = c.ldc;
-    g.sC = c.sC;
-    g.vec_ab = vec_ab;
+    MmaArgs g = gemm_piece_args<MmaArgs, float, float>(c, K, m, mc, b);
+    g.vec = vec;  // m is a multiple of BM: the shifted A keeps its alignment
     g.vec_c = vec_c;
     const dim3 grid(static_cast<unsigned>(ceil_div(c.N, Blk::BN)),
                     static_cast<unsigned>(ceil_div(mc, Blk::BM)), static_cast<unsigned>(bc));

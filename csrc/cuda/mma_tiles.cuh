@@ -28,22 +28,48 @@
 #include <cstring>
 
 #include "cuda/common.cuh"
+#include "cuda/gemm.cuh"
 
 namespace axonal {
 namespace cuda {
 
-struct MmaArgs {
+// Arguments of the tensor-core GEMM kernels (In: float or bf16 storage, Out: float or bf16).
+template <typename In, typename Out>
+struct TcArgs {
   int M = 0, N = 0, K = 0;
   float alpha = 1.f, beta = 0.f;
-  const float* A = nullptr;
+  const In* A = nullptr;
   index_t lda = 0, sA = 0;
-  const float* B = nullptr;
+  const In* B = nullptr;
   index_t ldb = 0, sB = 0;
-  float* C = nullptr;
+  Out* C = nullptr;
   index_t ldc = 0, sC = 0;
-  bool vec_ab = false;  // A and B rows start 16-byte aligned (lda, ldb, sA, sB % 4 == 0)
-  bool vec_c = false;   // C can be written as float2 (ldc, sC even, C 8-byte aligned)
+  bool vec = false;    // A and B rows start 16-byte aligned (lda, ldb, sA, sB in 16-byte units)
+  bool vec_c = false;  // C can be written as pairs (ldc, sC even, C 8-byte aligned)
 };
+using MmaArgs = TcArgs<float, float>;
+
+// The arguments of one launch piece (gemm_launch splits M and the batch so that grid.y and
+// grid.z stay in range): rows m .. m + mc of C for batch entries b .., pointers shifted.
+template <class Args, typename In, typename Out>
+Args gemm_piece_args(const GemmCall& c, index_t K, index_t m, index_t mc, index_t b) {
+  Args g;
+  g.M = static_cast<int>(mc);
+  g.N = static_cast<int>(c.N);
+  g.K = static_cast<int>(K);
+  g.alpha = static_cast<float>(c.alpha);
+  g.beta = static_cast<float>(c.beta);
+  g.A = static_cast<const In*>(c.A) + b * c.sA + (c.ta ? m : m * c.lda);
+  g.lda = c.lda;
+  g.sA = c.sA;
+  g.B = static_cast<const In*>(c.B) + b * c.sB;
+  g.ldb = c.ldb;
+  g.sB = c.sB;
+  g.C = static_cast<Out*>(c.C) + b * c.sC + m * c.ldc;
+  g.ldc = c.ldc;
+  g.sC = c.sC;
+  return g;
+}
 
 // float -> TF32 bit pattern, rounded to nearest with ties away from zero (cvt.rna.tf32.f32).
 AX_HD std::uint32_t to_tf32(float x) {
@@ -183,13 +209,13 @@ struct MmaTf32 {
     float* bs = as + A_STAGE;
     const int k0 = kt * BK;
     if (!TA)
-      copy_tile<A_ROWS, A_COLS, A_LD>(as, r.a, g.lda, r.m0, g.M, k0, g.K, g.vec_ab, tid);
+      copy_tile<A_ROWS, A_COLS, A_LD>(as, r.a, g.lda, r.m0, g.M, k0, g.K, g.vec, tid);
     else
-      copy_tile<A_ROWS, A_COLS, A_LD>(as, r.a, g.lda, k0, g.K, r.m0, g.M, g.vec_ab, tid);
+      copy_tile<A_ROWS, A_COLS, A_LD>(as, r.a, g.lda, k0, g.K, r.m0, g.M, g.vec, tid);
     if (!TB)
-      copy_tile<B_ROWS, B_COLS, B_LD>(bs, r.b, g.ldb, k0, g.K, r.n0, g.N, g.vec_ab, tid);
+      copy_tile<B_ROWS, B_COLS, B_LD>(bs, r.b, g.ldb, k0, g.K, r.n0, g.N, g.vec, tid);
     else
-      copy_tile<B_ROWS, B_COLS, B_LD>(bs, r.b, g.ldb, r.n0, g.N, k0, g.K, g.vec_ab, tid);
+      copy_tile<B_ROWS, B_COLS, B_LD>(bs, r.b, g.ldb, r.n0, g.N, k0, g.K, g.vec, tid);
   }
 
   static AX_HD const float* stage_a(const float* smem, int stage) {
