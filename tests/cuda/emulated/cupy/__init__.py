@@ -19,6 +19,11 @@ class _Mem:
 
 
 launches = [0]  # array operations so far: what would each be a kernel launch on a GPU
+# allocations and views: no kernel on a GPU
+_NO_LAUNCH = set(
+    "empty empty_like moveaxis reshape transpose swapaxes broadcast_to squeeze expand_dims ravel "
+    "atleast_1d atleast_2d shape ndim size result_type can_cast".split()
+)
 
 
 class ndarray(_np.ndarray):  # noqa: N801 - the CuPy name
@@ -36,7 +41,8 @@ class ndarray(_np.ndarray):  # noqa: N801 - the CuPy name
 
     def __array_function__(self, func, types, args, kwargs):
         # numpy.where(a, ...) etc. on CuPy arrays dispatch to CuPy and return device arrays
-        launches[0] += 1
+        if func.__name__ not in _NO_LAUNCH:
+            launches[0] += 1
         r = super().__array_function__(func, types, args, kwargs)
         return type(r)(_w(x) for x in r) if isinstance(r, (tuple, list)) else _w(r)
 
@@ -99,10 +105,17 @@ def _wrap(f):
 
 
 for _name in (
-    "ascontiguousarray asfortranarray ones zeros full full_like ones_like zeros_like "
-    "arange moveaxis broadcast_to matmul abs any isnan"
+    "asfortranarray ones zeros full full_like ones_like zeros_like arange matmul abs any isnan"
 ).split():
     globals()[_name] = _wrap(getattr(_np, _name))
+moveaxis = lambda *a, **k: _w(_np.moveaxis(*a, **k))  # noqa: E731 - a view, no launch
+broadcast_to = lambda *a, **k: _w(_np.broadcast_to(*a, **k))  # noqa: E731 - a view
+
+
+def ascontiguousarray(a, dtype=None):
+    if not (isinstance(a, _np.ndarray) and a.flags.c_contiguous and dtype in (None, a.dtype)):
+        launches[0] += 1  # a copy kernel; CuPy returns contiguous arrays as they are
+    return _w(_np.ascontiguousarray(a, dtype=dtype))
 empty_like = lambda *a, **k: _w(_np.empty_like(*a, **k))  # noqa: E731 - allocates, no launch
 
 
