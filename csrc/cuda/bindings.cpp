@@ -19,6 +19,7 @@
 
 #include "cuda/batchnorm.cuh"
 #include "cuda/conv2d.cuh"
+#include "cuda/elementwise.cuh"
 #include "cuda/emulate.cuh"
 #include "cuda/gemm.cuh"
 #include "cuda/optim.cuh"
@@ -627,6 +628,18 @@ PYBIND11_MODULE(_cuda, m) {
       py::arg("weight_decay"), py::arg("maximize"), py::arg("shrink"), py::arg("stream"),
       "adam_update for up to 24 tensors of one dtype in one launch: tensors = [(param, grad, "
       "exp_avg, exp_avg_sq, max_exp_avg_sq or 0, n, step_size, bias_correction2_sqrt)].");
+  m.def(
+      "relu_backward",
+      [](int dt, index_t n, std::uintptr_t y, std::uintptr_t g, std::uintptr_t dx,
+         std::uintptr_t stream) {
+        const char* op = "cuda.relu_backward";
+        const DType t = dtype_arg(dt, op);
+        py::gil_scoped_release rel;
+        axonal::cuda::relu_backward_launch(t, n, ptr<const void>(y), ptr<const void>(g),
+                                           ptr<void>(dx), stream_arg(stream), op);
+      },
+      py::arg("dtype"), py::arg("n"), py::arg("output"), py::arg("grad"), py::arg("dx"),
+      py::arg("stream"), "dx = output > 0 ? grad : 0 over n dense elements (dx may alias grad).");
   m.def("softmax_kernel_name",
         [](index_t cols) { return std::string(axonal::cuda::softmax_kernel_name(cols)); });
 

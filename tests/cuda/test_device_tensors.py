@@ -124,6 +124,18 @@ def test_losses_match_cpu(loss, dtype, rng):
         )
 
 
+def test_relu_backward_kernel(rng):
+    # one kernel: grad where the output is > 0, else 0 (a NaN output gives 0, as numpy.where)
+    y = rng.standard_normal((7, 33)).astype(np.float32)
+    y[0, :3] = [np.nan, 0.0, -0.0]
+    g = rng.standard_normal((7, 33)).astype(np.float32)
+    cu = axonal.backend.get("cuda")
+    got = cu.relu_backward(cp.asarray(g), cp.asarray(np.maximum(y, 0)))
+    np.testing.assert_array_equal(cp.asnumpy(got), np.where(np.maximum(y, 0) > 0, g, 0))
+    assert cu.relu_backward(cp.asarray(g)[:, ::2], cp.asarray(y)[:, ::2]) is None  # strided
+    assert cu.relu_backward(cp.asarray(g), cp.asarray(y.astype(np.float64))) is None
+
+
 XENT_CASES = [
     # reduction, class weights, ignore_index (some targets set to it), label smoothing, shape
     ("mean", False, None, 0.0, (16, 5)),

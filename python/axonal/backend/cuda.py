@@ -1004,6 +1004,27 @@ def log_softmax_backward(grad_output: Array, output: Array, dim: int = -1) -> Ar
     return _softmax_bwd("log_softmax_backward", grad_output, output, dim, True)
 
 
+# ------------------------------------------------------------------ elementwise
+def relu_backward(grad_output: Array, output: Array) -> Optional[Array]:
+    """ReLU's gradient from its output, one kernel: grad where output > 0, else 0. None (nothing
+    done) unless both are dense device arrays of one float dtype and shape: the caller then
+    computes it with CuPy."""
+    g, y = grad_output, output
+    code = _CODES.get(y.dtype)
+    if (
+        code is None
+        or type(g) is not cp.ndarray
+        or type(y) is not cp.ndarray
+        or g.dtype != y.dtype
+        or g.shape != y.shape
+        or not (g.flags.c_contiguous and y.flags.c_contiguous)
+    ):
+        return None
+    dx = cp.empty_like(y)
+    _cuda.relu_backward(code, int(y.size), _ptr(y), _ptr(g), _ptr(dx), _stream())
+    return dx
+
+
 # ------------------------------------------------------------------ optimizers
 def adam_applies(param: Any, grad: Any, exp_avg: Any, exp_avg_sq: Any, max_exp_avg_sq: Any) -> bool:
     """Whether the fused Adam kernels take these arrays: dense device arrays of one float dtype and

@@ -183,6 +183,12 @@ def adam_update_multi(dt, tensors, b1, b2, eps, wd, maximize, shrink, _s):
         adam_update(dt, n, p, g, m, v, vmax, b1, b2, eps, step, bc2, wd, maximize, shrink, _s)
 
 
+def relu_backward(dt, n, y, g, dx, _s):
+    t = _NP[dt]
+    yy, gg = _raw(y, n, t), _raw(g, n, t).copy()  # dx may alias g
+    _raw(dx, n, t)[:] = np.where(yy > 0, gg, 0)
+
+
 def batch_norm_forward(dt, N, C, L, x, w, b, eps, y, mean, var, invstd, rmean, rvar, mom, _s):
     t = _NP[dt]
     xs = _raw(x, N * C * L, t).reshape(N, C, L).astype(np.float64)
@@ -238,6 +244,7 @@ def _xent(backward):
 for _name, _fn in dict(
     adam_update=adam_update,
     adam_update_multi=adam_update_multi,
+    relu_backward=relu_backward,
     cross_entropy_forward=_xent(False),
     cross_entropy_backward=_xent(True),
     batch_norm_forward=batch_norm_forward,

@@ -116,6 +116,8 @@ def ascontiguousarray(a, dtype=None):
     if not (isinstance(a, _np.ndarray) and a.flags.c_contiguous and dtype in (None, a.dtype)):
         launches[0] += 1  # a copy kernel; CuPy returns contiguous arrays as they are
     return _w(_np.ascontiguousarray(a, dtype=dtype))
+
+
 empty_like = lambda *a, **k: _w(_np.empty_like(*a, **k))  # noqa: E731 - allocates, no launch
 
 
