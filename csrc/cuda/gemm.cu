@@ -395,9 +395,9 @@ void validate(const GemmCall& c, const char* op) {
 const char* gemm_kernel_name(const GemmCall& c) {
   if (c.in == DType::f64) return "tiled_f64_64x64x16";
   if (c.in == DType::bf16) return "tc_bf16_wmma_m16n16k16";
-  if (c.use_tf32) {  // (the WMMA kernel also where a device lacks the shared memory of mma)
+  if (c.use_tf32) {  // the WMMA kernel also where the device lacks the shared memory of mma
     const int which = tf32_kernel();
-    return which == 4 ? "tc_tf32_wmma_m16n16k8" : tf32_mma_name(which);
+    return which == 4 || !tf32_mma_fits(which) ? "tc_tf32_wmma_m16n16k8" : tf32_mma_name(which);
   }
   return "simt_f32_128x128x8";
 }

@@ -65,6 +65,9 @@ int tf32_kernel();
 // launching nothing, when the current device cannot give a block its shared memory.
 bool launch_tf32_mma(int which, const GemmCall& c, index_t K, cudaStream_t stream, const char* op);
 const char* tf32_mma_name(int which);
+// Whether the current device gives a block the shared memory of mma.sync kernel `which` (true
+// where no device can be asked).
+bool tf32_mma_fits(int which);
 
 // Validates the call (std::invalid_argument naming `op`) and launches the kernels on `stream`;
 // CUDA failures throw std::runtime_error naming `op`.

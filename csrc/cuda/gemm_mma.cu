@@ -65,24 +65,39 @@ __global__ void __launch_bounds__(Blk::NT) mma_tf32_kernel(const MmaArgs g) {
 }
 
 // Raises the kernel's dynamic shared-memory limit on the current device once; false when the
-// device cannot give a block that much.
+// device cannot give a block that much (remembered too: devices below 64 only).
 template <class Blk>
 bool prepare(const char* op) {
-  static std::atomic<std::uint64_t> done{0};  // bit d: done on device d (d < 64)
+  static std::atomic<std::uint64_t> ok{0}, no{0};  // bit d: decided for device d
   int dev = 0, optin = 0;
   AX_CUDA_CHECK(op, cudaGetDevice(&dev));
   const std::uint64_t bit = dev < 64 ? (std::uint64_t{1} << dev) : 0;
-  if (bit && (done.load(std::memory_order_acquire) & bit)) return true;
+  if (bit && (ok.load(std::memory_order_acquire) & bit)) return true;
+  if (bit && (no.load(std::memory_order_acquire) & bit)) return false;
   AX_CUDA_CHECK(op, cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
-  if (optin < Blk::SMEM_BYTES) return false;
+  if (optin < Blk::SMEM_BYTES) {
+    no.fetch_or(bit, std::memory_order_acq_rel);
+    return false;
+  }
   AX_CUDA_CHECK(
       op, cudaFuncSetAttribute(mma_tf32_kernel<Blk>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                Blk::SMEM_BYTES));
   AX_CUDA_CHECK(
       op, cudaFuncSetAttribute(mma_tf32_kernel<Blk>, cudaFuncAttributePreferredSharedMemoryCarveout,
                                static_cast<int>(cudaSharedmemCarveoutMaxShared)));
-  done.fetch_or(bit, std::memory_order_acq_rel);
+  ok.fetch_or(bit, std::memory_order_acq_rel);
   return true;
+}
+
+// The most shared memory any transpose of a shape asks for.
+template <int WMS, int WNS, int ST>
+constexpr int smem_of() {
+  const int a = MmaTf32<false, false, WMS, WNS, ST>::SMEM_BYTES;
+  const int b = MmaTf32<false, true, WMS, WNS, ST>::SMEM_BYTES;
+  const int c = MmaTf32<true, false, WMS, WNS, ST>::SMEM_BYTES;
+  const int d = MmaTf32<true, true, WMS, WNS, ST>::SMEM_BYTES;
+  const int ab = a > b ? a : b, cd = c > d ? c : d;
+  return ab > cd ? ab : cd;
 }
 
 template <class Blk>
@@ -124,6 +139,19 @@ void set_tf32_kernel(int which) {
 }
 
 int tf32_kernel() { return g_tf32_kernel.load(); }
+
+bool tf32_mma_fits(int which) {
+  const int need = which == 2   ? smem_of<2, 4, 3>()
+                   : which == 3 ? smem_of<2, 2, 4>()
+                                : smem_of<2, 2, 3>();
+  int dev = 0, optin = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess ||
+      cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) != cudaSuccess) {
+    cudaGetLastError();  // no usable device: name the kernel a capable one would run
+    return true;
+  }
+  return optin >= need;
+}
 
 const char* tf32_mma_name(int which) {
   switch (which) {

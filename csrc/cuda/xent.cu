@@ -53,6 +53,8 @@ XentArgs<T> args_of(const void* logp, const std::int64_t* target, const void* we
   a.weight = static_cast<const T*>(weight);
   a.ignore = ignore;
   a.eps = T(eps);
+  a.one_minus_eps = T(1.0 - eps);
+  a.eps_over_c = T(C > 0 ? eps / double(C) : 0.0);
   a.reduction = reduction;
   a.R = R;
   a.C = C;

@@ -4,7 +4,7 @@
 // logp: (R, C) dense log-probabilities; target: (R) int64; weight: (C) or null (all 1);
 // a row is valid when target != ignore_index. With eps the label smoothing:
 //   wt_i = valid ? w[t_i] : 0
-//   l_i  = -(1 - eps) wt_i logp[i, t_i] - (eps / C) valid sum_j w_j logp[i, j]
+//   l_i  = valid ? -(1 - eps) wt_i logp[i, t_i] - (eps / C) sum_j w_j logp[i, j] : 0
 //   reduction 0 none: l (R); 1 mean: sum l / sum wt; 2 sum: sum l
 // The forward writes the loss (l, or one value) and aux = {sum wt, sum w} (sums in double). The
 // backward, given the loss gradient g (R
@@ -30,23 +30,29 @@ struct XentArgs {
   const T* weight = nullptr;
   std::int64_t ignore = -100;
   T eps = T(0);
+  T one_minus_eps = T(1), eps_over_c = T(0);  // 1 - eps and eps / C rounded once from double
   int reduction = 1;
   index_t R = 0, C = 0;
 };
 
-// Row i's loss term l_i and weight wt_i.
+// Row i's loss term l_i and weight wt_i. An ignored row is 0 without reading its values (a -inf
+// or NaN logit there must not turn into NaN, as in PyTorch).
 template <typename T>
 AX_HD void xent_row(const XentArgs<T>& a, index_t i, T& l, T& wt) {
   const std::int64_t t = a.target[i];
-  const bool valid = t != a.ignore;
-  const index_t ts = valid ? t : 0;
-  wt = valid ? (a.weight ? a.weight[ts] : T(1)) : T(0);
+  if (t == a.ignore) {
+    l = T(0);
+    wt = T(0);
+    return;
+  }
+  wt = a.weight ? a.weight[t] : T(1);
   const T* row = a.logp + i * a.C;
-  l = -((T(1) - a.eps) * wt) * row[ts];
+  l = -(a.one_minus_eps * wt) * row[t];
   if (a.eps > T(0)) {
-    T smooth = T(0);
-    for (index_t j = 0; j < a.C; ++j) smooth += a.weight ? row[j] * a.weight[j] : row[j];
-    l = l - (a.eps / T(a.C)) * smooth * T(valid ? 1 : 0);
+    double smooth = 0.0;  // a row of C values: summed in double
+    for (index_t j = 0; j < a.C; ++j)
+      smooth += a.weight ? double(row[j]) * double(a.weight[j]) : double(row[j]);
+    l = l - a.eps_over_c * T(smooth);
   }
 }
 
@@ -60,8 +66,8 @@ AX_HD T xent_grad(const XentArgs<T>& a, index_t e, const T* g, const double* aux
   const T wt = valid ? (a.weight ? a.weight[ts] : T(1)) : T(0);
   T ge = a.reduction == 0 ? g[i] : a.reduction == 1 ? g[0] / T(aux[0]) : g[0];
   ge = valid ? ge : T(0);
-  const T coef = (T(1) - a.eps) * wt;
-  const T c_over_n = a.eps / T(a.C);
+  const T coef = a.one_minus_eps * wt;
+  const T c_over_n = a.eps_over_c;
   const T rowq = a.eps > T(0) ? coef + c_over_n * T(aux[1]) * T(valid ? 1 : 0) : coef;
   T v = std::exp(a.logp[e]) * (rowq * ge);
   if (j == ts) v -= coef * ge;

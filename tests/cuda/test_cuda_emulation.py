@@ -467,3 +467,17 @@ def test_cross_entropy_emulation_checks_its_arguments():
         _cuda.emulate_cross_entropy(
             False, lp, np.zeros(3, np.int64), None, -100, 0.0, 5, None, aux, out
         )
+
+
+@pytest.mark.parametrize("eps", [0.0, 0.2])
+def test_cross_entropy_kernel_ignored_rows_read_nothing(eps):
+    # an ignored row with -inf / NaN log-probabilities (masked logits) adds 0 to the loss and
+    # to the weight sum, as in PyTorch (0 * inf would be nan)
+    logp = np.log(np.array([[0.2, 0.3, 0.5], [0.1, 0.1, 0.8]]))
+    logp[0] = [-np.inf, np.nan, -np.inf]
+    t = np.array([-100, 2])
+    aux, out = np.zeros(2), np.zeros(1)
+    _cuda.emulate_cross_entropy(False, logp, t, None, -100, eps, 2, None, aux, out)
+    want = -(1 - eps) * logp[1, 2] - eps / 3 * logp[1].sum()
+    np.testing.assert_allclose(out[0], want, rtol=1e-12)
+    assert aux.tolist() == [1.0, 3.0]

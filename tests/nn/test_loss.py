@@ -175,6 +175,28 @@ def test_cross_entropy_is_stable_for_huge_logits():
     np.testing.assert_allclose(x.grad.numpy()[1], [0.0, 0.5, -0.5], atol=1e-12)
 
 
+@pytest.mark.parametrize("eps", [0.0, 0.1])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_cross_entropy_ignored_rows_with_masked_logits(eps, reduction):
+    # an ignored row whose logits are -inf (masked) contributes 0, not 0 * inf = nan, as in torch
+    logits = np.array([[-np.inf, 1.0, 2.0], [0.5, 1.0, 2.0], [-np.inf, -np.inf, 3.0]])
+    target = np.array([-100, 2, 2])
+    kw = dict(reduction=reduction, label_smoothing=eps)
+    x, xt = _t(logits, True), _tt(logits, True)
+    ours = F.cross_entropy(x, _t(target), **kw)
+    theirs = TF.cross_entropy(xt, torch.tensor(target), **kw)
+    if eps == 0.0:
+        np.testing.assert_allclose(ours.detach().numpy(), theirs.detach().numpy(), rtol=1e-12)
+    else:  # a valid row with a -inf logit: inf from the smoothing term in both
+        np.testing.assert_array_equal(np.isfinite(ours.detach().numpy()),
+                                      np.isfinite(theirs.detach().numpy()))  # fmt: skip
+    if eps == 0.0:
+        ours.sum().backward()
+        theirs.sum().backward()
+        np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), rtol=1e-12, atol=1e-15)
+        assert np.all(x.grad.numpy()[0] == 0)
+
+
 def test_cross_entropy_module_and_all_ignored(rng):
     w = rng.uniform(0.5, 1.5, 3)
     ours = nn.CrossEntropyLoss(weight=_t(w), ignore_index=0, label_smoothing=0.05)

@@ -469,6 +469,21 @@ def test_grad_shape_mismatch_raises():
         optim.SGD([p], lr=0.1, weight_decay=0.1).step()
 
 
+@pytest.mark.parametrize("name", ["Adam", "AdamW"])
+def test_adam_bad_gradient_changes_nothing(name):
+    # every gradient is checked before any parameter or step count changes (the device path
+    # updates a group's parameters in one launch after the loop)
+    a = axonal.tensor(np.ones(3, np.float32), requires_grad=True)
+    b = axonal.tensor(np.ones(2, np.float32), requires_grad=True)
+    opt = getattr(optim, name)([a, b], lr=0.1)
+    a.grad = axonal.tensor(np.ones(3, np.float32))
+    b.grad = axonal.tensor(np.ones(5, np.float32))
+    with pytest.raises(ValueError, match=r"gradient shape \(5,\)"):
+        opt.step()
+    assert not opt.state[a] and not opt.state[b]
+    np.testing.assert_array_equal(a.detach().numpy(), np.ones(3, np.float32))
+
+
 def _trained(name="Adam", **kw):
     x, y, init = _problem(9, np.float32)
     params = _params(init)

@@ -471,10 +471,12 @@ class _CrossEntropyIndex(Function):
         rows = xp.arange(tf.shape[0])
         wt = w[ts] if w is not None else xp.ones(tf.shape[0], dtype=x.dtype)
         wt = xp.where(valid, wt, dt(0))
-        l = -(dt(1 - eps) * wt) * logp[rows, ts]
+        # an ignored row is 0 whatever its logits (-inf there must not give 0 * inf, as in torch)
+        l = -(dt(1 - eps) * wt) * xp.where(valid, logp[rows, ts], dt(0))
         if eps > 0:
             smooth = logp.sum(axis=1) if w is None else logp @ w
-            l = l - dt(eps / n_cls) * smooth * valid
+            l = l - dt(eps / n_cls) * smooth
+        l = xp.where(valid, l, dt(0))
         denom = wt.sum()
         ctx.logp, ctx.ts, ctx.wt, ctx.valid = logp, ts, wt, valid
         ctx.w, ctx.eps, ctx.reduction, ctx.denom = w, eps, reduction, denom

@@ -78,6 +78,9 @@ class Adam(Optimizer):
             shrink = 1.0
             if group["decoupled_weight_decay"]:
                 shrink, wd = 1.0 - lr * wd, 0.0
+            for p in group["params"]:  # all checked before any state changes
+                if p.grad is not None:
+                    self._check_grad(p._data, p.grad._data)
             fused = []  # device parameters: one multi-tensor kernel for the group
             kern = None
             for p in group["params"]:
@@ -85,7 +88,6 @@ class Adam(Optimizer):
                 if grad is None:
                     continue
                 d, g = p._data, grad._data
-                self._check_grad(d, g)
                 state = self.state[p]
                 if not state:
                     state["step"] = 0
