@@ -13,6 +13,7 @@
 #include "cuda/mma_tiles.cuh"
 #include "cuda/pool.cuh"
 #include "cuda/softmax_rows.cuh"
+#include "cuda/wgmma_tiles.cuh"
 
 namespace axonal {
 namespace cuda {
@@ -202,6 +203,130 @@ void mma_all(const MmaArgs& g, index_t batch) {
   for (index_t b = 0; b < batch; ++b)
     for (int by = 0; by < gy; ++by)
       for (int bx = 0; bx < gx; ++bx) mma_block<Blk>(g, bx, by, static_cast<int>(b), gx, gy);
+}
+
+// --------------------------------------------------------------- TF32 wgmma blocks
+// One warpgroup's wgmma.mma_async m64nNk8 .tf32 from shared memory: A (64 x 8) and B (N x 8)
+// read through their descriptors as the PTX ISA's canonical K-major, no-swizzle layout
+// ((8,m),(T,2k)):((1T,SBO),(1,LBO)) defines them (T = 4 TF32 per 16 bytes), the inputs' low 13
+// bits dropped (the tensor cores read TF32 from the 32-bit words), products summed exactly and
+// added into the 128 threads' accumulators in the wgmma fragment layout.
+template <int N>
+void warpgroup_mma_tf32(const unsigned char* smem, std::uint64_t da, std::uint64_t db,
+                        float* const* acc) {
+  auto field = [](std::uint64_t d, int shift) { return int((d >> shift) & 0x3FFFu) << 4; };
+  auto at = [&](std::uint64_t d, int row, int k) {
+    const int off = field(d, 0) + (row & 7) * 16 + (row >> 3) * field(d, 32) + (k & 3) * 4 +
+                    (k >> 2) * field(d, 16);
+    std::uint32_t u;
+    std::memcpy(&u, smem + off, 4);
+    u &= 0xffffe000u;
+    float f;
+    std::memcpy(&f, &u, 4);
+    return double(f);
+  };
+  AX_CHECK(((da >> 62) | (db >> 62)) == 0, "warpgroup_mma_tf32", ": swizzled descriptor");
+  for (int t = 0; t < 128; ++t) {
+    const int w = t >> 5, g = (t & 31) >> 2, q = t & 3;
+    for (int j = 0; j < N / 8; ++j)
+      for (int h = 0; h < 2; ++h)
+        for (int e = 0; e < 2; ++e) {
+          const int m = 16 * w + g + 8 * h, n = 8 * j + 2 * q + e;
+          double sum = 0.0;
+          for (int k = 0; k < 8; ++k) sum += at(da, m, k) * at(db, n, k);
+          float& d = acc[t][4 * j + 2 * h + e];
+          d = static_cast<float>(static_cast<double>(d) + sum);
+        }
+  }
+}
+
+// A block of wgmma_tf32_kernel (K-major operands), copies complete when issued, in the
+// kernel's stage order; shared memory starts as NaN bytes.
+template <class Blk>
+void wgmma_block(const MmaArgs& g, int bx, int by, int bz, int gx, int gy) {
+  std::vector<unsigned char> smem(Blk::SMEM_BYTES, 0xff);
+  int mt = 0, nt = 0;
+  grouped_tile(bx, by, gx, gy, 8, mt, nt);
+  const int m0 = mt * Blk::BM, n0 = nt * Blk::BN;
+  const float* a = g.A + bz * g.sA;
+  const float* b = g.B + bz * g.sB;
+  std::vector<std::array<float, Blk::NACC>> acc(Blk::NT);
+  for (auto& r : acc) r.fill(0.f);
+  const int kt_n = (g.K + Blk::BK - 1) / Blk::BK;
+  for (int s = 0; s < Blk::STAGES - 1 && s < kt_n; ++s)
+    for (int t = 0; t < Blk::NT; ++t) Blk::load_stage(g, smem.data(), s, s, t, a, b, m0, n0);
+  for (int kt = 0; kt < kt_n; ++kt) {
+    const int next = kt + Blk::STAGES - 1;
+    if (next < kt_n)
+      for (int t = 0; t < Blk::NT; ++t)
+        Blk::load_stage(g, smem.data(), next % Blk::STAGES, next, t, a, b, m0, n0);
+    const std::uint32_t st = (kt % Blk::STAGES) * Blk::STAGE_BYTES;  // shared base 0 here
+    for (int wg = 0; wg < 2; ++wg) {
+      float* rows[128];
+      for (int t = 0; t < 128; ++t) rows[t] = acc[128 * wg + t].data();
+      for (int ks = 0; ks < Blk::BK / 8; ++ks)
+        warpgroup_mma_tf32<Blk::BN>(smem.data(), Blk::desc(st + Blk::a_offset(wg, ks)),
+                                    Blk::desc(st + Blk::b_offset(ks)), rows);
+    }
+  }
+  for (int t = 0; t < Blk::NT; ++t) {
+    float r[Blk::NACC];
+    std::memcpy(r, acc[t].data(), sizeof r);
+    Blk::epilogue(g, g.C + bz * g.sC, t, m0, n0, r);
+  }
+}
+
+// The launcher's path: operands not K-major are transposed first (here into host vectors).
+template <class Blk>
+void wgmma_all(const GemmCall& c, index_t K) {
+  std::vector<float> at, bt;
+  const float* A = static_cast<const float*>(c.A);
+  const float* B = static_cast<const float*>(c.B);
+  index_t lda = c.lda, sA = c.sA, ldb = c.ldb, sB = c.sB;
+  const index_t k4 = (K + 3) / 4 * 4;
+  auto transpose = [&](const float* src, index_t ld, index_t stride, index_t rows,
+                       std::vector<float>& dst) {  // src (K, rows) -> dst (rows, k4)
+    const index_t n = stride == 0 ? 1 : c.batch;
+    dst.assign(static_cast<size_t>(n * rows * k4), 0.f);
+    for (index_t b = 0; b < n; ++b)
+      for (index_t k = 0; k < K; ++k)
+        for (index_t r = 0; r < rows; ++r)
+          dst[(b * rows + r) * k4 + k] = src[b * stride + k * ld + r];
+  };
+  if (c.ta && K > 0) {
+    transpose(A, c.lda, c.sA, c.M, at);
+    A = at.data();
+    lda = k4;
+    sA = c.sA == 0 ? 0 : c.M * k4;
+  }
+  if (!c.tb && K > 0) {
+    transpose(B, c.ldb, c.sB, c.N, bt);
+    B = bt.data();
+    ldb = k4;
+    sB = c.sB == 0 ? 0 : c.N * k4;
+  }
+  MmaArgs g;
+  g.M = static_cast<int>(c.M);
+  g.N = static_cast<int>(c.N);
+  g.K = static_cast<int>(K);
+  g.alpha = static_cast<float>(c.alpha);
+  g.beta = static_cast<float>(c.beta);
+  g.A = A;
+  g.lda = lda;
+  g.sA = sA;
+  g.B = B;
+  g.ldb = ldb;
+  g.sB = sB;
+  g.C = static_cast<float*>(c.C);
+  g.ldc = c.ldc;
+  g.sC = c.sC;
+  g.vec = true;
+  g.vec_c = c.ldc % 2 == 0 && c.sC % 2 == 0 && reinterpret_cast<std::uintptr_t>(c.C) % 8 == 0;
+  const int gx = static_cast<int>((c.N + Blk::BN - 1) / Blk::BN);
+  const int gy = static_cast<int>((c.M + Blk::BM - 1) / Blk::BM);
+  for (index_t b = 0; b < c.batch; ++b)
+    for (int by = 0; by < gy; ++by)
+      for (int bx = 0; bx < gx; ++bx) wgmma_block<Blk>(g, bx, by, static_cast<int>(b), gx, gy);
 }
 
 template <int WMS, int WNS, int ST>
@@ -479,11 +604,24 @@ void softmax_t(bool bwd, const void* a, const void* b, void* o, index_t rows, in
 void emulate_gemm(const GemmCall& c, bool allow_vec, int tf32_kernel, const char* op) {
   AX_CHECK(c.in == c.out && (c.in == DType::f32 || c.in == DType::f64), op,
            ": the emulator runs the float32 and float64 kernels only");
-  AX_CHECK(!c.use_tf32 || (c.in == DType::f32 && tf32_kernel >= 1 && tf32_kernel <= 3), op,
-           ": TF32 runs the mma.sync kernels 1 .. 3 on float32, got kernel ", tf32_kernel);
+  AX_CHECK(!c.use_tf32 ||
+               (c.in == DType::f32 && tf32_kernel >= 1 && tf32_kernel <= 6 && tf32_kernel != 4),
+           op,
+           ": TF32 runs the mma.sync kernels 1 .. 3 and the wgmma kernels 5, 6 on float32, got ",
+           "kernel ", tf32_kernel);
   AX_CHECK(c.M >= 0 && c.N >= 0 && c.K >= 0 && c.batch >= 0, op, ": negative size");
   if (c.M == 0 || c.N == 0 || c.batch == 0) return;
   const index_t K = c.alpha == 0.0 ? 0 : c.K;
+  if (c.use_tf32 && tf32_kernel >= 5) {
+    AX_CHECK((c.ta || (c.lda % 4 == 0 && c.sA % 4 == 0 && aligned16(c.A))) &&
+                 (!c.tb || (c.ldb % 4 == 0 && c.sB % 4 == 0 && aligned16(c.B))),
+             op, ": the wgmma kernels read K-major rows 16-byte aligned");
+    if (tf32_kernel == 6)
+      wgmma_all<WgmmaTf32N256>(c, K);
+    else
+      wgmma_all<WgmmaTf32N128>(c, K);
+    return;
+  }
   if (c.use_tf32) {
     MmaArgs g = gemm_piece_args<MmaArgs, float, float>(c, K, 0, c.M, 0);
     g.vec = allow_vec && c.lda % 4 == 0 && c.ldb % 4 == 0 && c.sA % 4 == 0 && c.sB % 4 == 0 &&

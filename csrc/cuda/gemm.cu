@@ -392,11 +392,17 @@ void validate(const GemmCall& c, const char* op) {
 
 }  // namespace
 
+// What a wgmma request runs where the wgmma kernels are not available: mma.sync 1 or WMMA.
+const char* tf32_kernel_name_fallback() {
+  return tf32_mma_fits(1) ? tf32_mma_name(1) : "tc_tf32_wmma_m16n16k8";
+}
+
 const char* gemm_kernel_name(const GemmCall& c) {
   if (c.in == DType::f64) return "tiled_f64_64x64x16";
   if (c.in == DType::bf16) return "tc_bf16_wmma_m16n16k16";
   if (c.use_tf32) {  // the WMMA kernel also where the device lacks the shared memory of mma
     const int which = tf32_kernel();
+    if (which >= 5 && !tf32_wgmma_available()) return tf32_kernel_name_fallback();
     return which == 4 || !tf32_mma_fits(which) ? "tc_tf32_wmma_m16n16k8" : tf32_mma_name(which);
   }
   return "simt_f32_128x128x8";
@@ -418,7 +424,8 @@ void gemm_launch(const GemmCall& c, cudaStream_t st, const char* op) {
                                        "this device has ", major, ".x"));
     if (c.in == DType::f32) {
       const int which = tf32_kernel();
-      if (which != 4 && launch_tf32_mma(which, c, K, st, op)) return;
+      if (which >= 5 && launch_tf32_wgmma(which, c, K, st, op)) return;
+      if (which != 4 && launch_tf32_mma(which >= 5 ? 1 : which, c, K, st, op)) return;
       AX_DISPATCH_TT(c.ta, c.tb, (launch_tc<float, float, TA_, TB_>(c, K, st, op)));
     } else if (c.out == DType::f32) {
       AX_DISPATCH_TT(c.ta, c.tb, (launch_tc<__nv_bfloat16, float, TA_, TB_>(c, K, st, op)));

@@ -132,15 +132,16 @@ std::atomic<int> g_tf32_kernel{0};
 }  // namespace
 
 void set_tf32_kernel(int which) {
-  if (which < 0 || which > 4)
+  if (which < 0 || which > 6)
     throw std::invalid_argument(
-        str_cat("cuda.set_tf32_kernel: which must be 0 (auto) .. 4 (WMMA), got ", which));
+        str_cat("cuda.set_tf32_kernel: which must be 0 (auto) .. 6 (wgmma), got ", which));
   g_tf32_kernel.store(which);
 }
 
 int tf32_kernel() { return g_tf32_kernel.load(); }
 
 bool tf32_mma_fits(int which) {
+  if (which >= 5) return tf32_wgmma_available() || tf32_mma_fits(1);
   const int need = which == 2   ? smem_of<2, 4, 3>()
                    : which == 3 ? smem_of<2, 2, 4>()
                                 : smem_of<2, 2, 3>();
@@ -153,8 +154,17 @@ bool tf32_mma_fits(int which) {
   return optin >= need;
 }
 
+#ifndef AXONAL_HAVE_SM90A
+bool launch_tf32_wgmma(int, const GemmCall&, index_t, cudaStream_t, const char*) { return false; }
+bool tf32_wgmma_available() { return false; }
+#endif
+
 const char* tf32_mma_name(int which) {
   switch (which) {
+    case 5:
+      return "tc_tf32_wgmma_m64n128k8_128x128x32_s4";
+    case 6:
+      return "tc_tf32_wgmma_m64n256k8_128x256x32_s3";
     case 2:
       return "tc_tf32_mma_m16n8k8_128x256x32_s3";
     case 3:

@@ -126,6 +126,17 @@ AX_HD void cp_async_wait() {
 #endif
 }
 
+// Block (bx, by) of a (gx, gy) grid -> its tile (mt, nt): blocks are numbered row by row and
+// handed out in column-major order within bands of `group` tile rows (neighbouring blocks share
+// A rows and B columns in L2).
+AX_HD void grouped_tile(int bx, int by, int gx, int gy, int group, int& mt, int& nt) {
+  const int id = by * gx + bx, band = group * gx;
+  const int first = (id / band) * group;
+  const int rows = gy - first < group ? gy - first : group;
+  mt = first + (id % band) % rows;
+  nt = (id % band) / rows;
+}
+
 template <bool TA, bool TB, int WARPS_M_, int WARPS_N_, int STAGES_>
 struct MmaTf32 {
   static constexpr int WARPS_M = WARPS_M_, WARPS_N = WARPS_N_, STAGES = STAGES_;
@@ -151,14 +162,8 @@ struct MmaTf32 {
     int m0, n0;
   };
 
-  // Block (bx, by) of a (gx, gy) grid -> its tile: blocks are numbered row by row and handed out
-  // in column-major order within bands of GROUP_M tile rows.
   static AX_HD void tile_of(int bx, int by, int gx, int gy, int& mt, int& nt) {
-    const int id = by * gx + bx, band = GROUP_M * gx;
-    const int first = (id / band) * GROUP_M;
-    const int rows = gy - first < GROUP_M ? gy - first : GROUP_M;
-    mt = first + (id % band) % rows;
-    nt = (id % band) / rows;
+    grouped_tile(bx, by, gx, gy, GROUP_M, mt, nt);
   }
 
   static AX_HD void init(const MmaArgs& g, int bx, int by, int bz, int gx, int gy, Regs& r) {

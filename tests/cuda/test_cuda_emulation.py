@@ -143,6 +143,56 @@ def test_tf32_mma_batch_alpha_beta_and_k_edges(rng):
         assert rel_err(got, tf32(a) @ tf32(b)) < 1e-5
 
 
+def tf32_trunc(x):
+    """float32 values with the low 13 mantissa bits dropped (TF32 as the tensor cores read it from
+    32-bit words), as float64."""
+    u = np.ascontiguousarray(x, dtype=np.float32).view(np.uint32) & np.uint32(0xFFFFE000)
+    return u.view(np.float32).astype(np.float64)
+
+
+def k_major(x, rows, k):
+    """A (rows, k) float32 buffer whose rows start 16-byte aligned (row stride k rounded up to
+    4), with x's values: (buffer, ld)."""
+    ld = (k + 3) // 4 * 4
+    buf = np.zeros((max(rows, 1), max(ld, 1)), np.float32)
+    buf[:rows, :k] = x
+    return buf, max(ld, 1)
+
+
+@pytest.mark.parametrize("kernel", [5, 6])
+def test_tf32_wgmma_edges_and_transposes(kernel, rng):
+    # the wgmma kernels' copies, descriptors (decoded as the PTX ISA's canonical K-major layout)
+    # and accumulator layout; operands not K-major are transposed first, as the launcher does
+    shapes = [(1, 1, 1), (5, 7, 3), (128, 256, 32), (129, 257, 33), (200, 70, 100), (17, 300, 9)]
+    for m, n, k in shapes:
+        for ta in (False, True):
+            for tb in (False, True):
+                a = rng.standard_normal((k, m) if ta else (m, k)).astype(np.float32)
+                b = rng.standard_normal((n, k) if tb else (k, n)).astype(np.float32)
+                abuf, lda = (a, max(1, m)) if ta else k_major(a, m, k)
+                bbuf, ldb = k_major(b, n, k) if tb else (b, max(1, n))
+                c = np.full((m, n), np.nan, np.float32)
+                _cuda.emulate_gemm(
+                    abuf, bbuf, c, ta, tb, m, n, k, 1.0, lda, 0, ldb, 0, 0.0, max(1, n), 0, 1,
+                    True, kernel,
+                )  # fmt: skip
+                want = tf32_trunc(a.T if ta else a) @ tf32_trunc(b.T if tb else b)
+                err = rel_err(c, want)
+                assert err <= 1e-5, (kernel, m, n, k, ta, tb, err)
+
+
+def test_tf32_wgmma_batch_broadcast_alpha_beta(rng):
+    m, n, k, batch = 70, 133, 44, 3
+    a = rng.standard_normal((batch, m, k)).astype(np.float32)
+    b = rng.standard_normal((k, n)).astype(np.float32)  # (K, N): transposed once, broadcast
+    c0 = rng.standard_normal((batch, m, n)).astype(np.float32)
+    got = emu_gemm(a, b, False, False, alpha=0.5, beta=-2.0, c=c0.copy(), tf32_kernel=5)
+    want = 0.5 * (tf32_trunc(a) @ tf32_trunc(b)) - 2.0 * c0
+    assert rel_err(got, want) <= 1e-5
+    with pytest.raises(ValueError, match="16-byte aligned"):  # K-major rows of 5 floats
+        emu_gemm(a[:, :, :5].copy(), b[:5], False, False, tf32_kernel=5)
+
+
 def test_tf32_rounding_is_to_nearest_ties_away():
     # 1 + 2^-11 sits halfway between the TF32 neighbours 1 and 1 + 2^-10: cvt.rna rounds away
     # from zero (truncation, what the tensor cores do with unrounded inputs, would give 1)
@@ -158,12 +208,13 @@ def test_tf32_rounding_is_to_nearest_ties_away():
 
 def test_tf32_kernel_choice_is_checked():
     a = np.ones((2, 2), np.float32)
-    with pytest.raises(ValueError, match="mma.sync kernels 1 .. 3"):
-        emu_gemm(a, a, False, False, tf32_kernel=7)
+    for bad in (4, 7):
+        with pytest.raises(ValueError, match="mma.sync kernels 1 .. 3 and the wgmma kernels 5, 6"):
+            emu_gemm(a, a, False, False, tf32_kernel=bad)
     with pytest.raises(ValueError, match="mma.sync kernels 1 .. 3"):
         emu_gemm(a.astype(np.float64), a.astype(np.float64), False, False, tf32_kernel=1)
-    with pytest.raises(ValueError, match=r"set_tf32_kernel: which must be 0 \(auto\) .. 4"):
-        _cuda.set_tf32_kernel(5)
+    with pytest.raises(ValueError, match=r"set_tf32_kernel: which must be 0 \(auto\) .. 6"):
+        _cuda.set_tf32_kernel(7)
     assert _cuda.tf32_kernel() == 0
 
 

@@ -68,7 +68,7 @@ def test_random_shapes_all_transposes(kind, rng, no_tf32):
                 assert err <= TOL[kind], (kind, m, n, k, ta, tb, err)
 
 
-@pytest.fixture(params=[1, 2, 3, 4])
+@pytest.fixture(params=[1, 2, 3, 4, 5, 6])
 def tf32_kernel(request):
     from axonal import _cuda
 
@@ -84,10 +84,20 @@ def tf32_round(x):
     return (((u + 0x1000) & 0xFFFFE000).astype(np.uint32)).view(np.float32).astype(np.float64)
 
 
+def tf32_trunc(x):
+    """float32 -> TF32 with the low 13 bits dropped (what tensor cores reading 32-bit words do)."""
+    u = np.ascontiguousarray(x, dtype=np.float32).view(np.uint32) & np.uint32(0xFFFFE000)
+    return u.view(np.float32).astype(np.float64)
+
+
 def test_each_tf32_kernel(tf32_kernel, rng, tf32):
+    from axonal import _cuda
+
     name = cu.gemm_kernel_name(np.float32)
     mma = "mma_m16n8k8" in name  # else WMMA: forced (4), or a device with too little shared memory
     assert mma != (tf32_kernel == 4) or "wmma" in name, name
+    wgmma = "wgmma" in name  # 5, 6 on a compute-9.0 device with the sm_90a build, else mma.sync
+    assert wgmma == (tf32_kernel >= 5 and _cuda.tf32_wgmma_available()), name
     cases = [(1, 1, 1), (129, 257, 33), (300, 130, 161)] + shapes(rng, 4)
     for m, n, k in cases:
         for ta in (False, True):
@@ -99,6 +109,11 @@ def test_each_tf32_kernel(tf32_kernel, rng, tf32):
                 if mma:  # inputs rounded by cvt.rna: close to the rounded product
                     want = tf32_round(a.T if ta else a) @ tf32_round(b.T if tb else b)
                     err = rel_err(got, want)
+                    assert err <= 2e-5, (tf32_kernel, m, n, k, ta, tb, err)
+                if wgmma or tf32_kernel >= 5:  # wgmma reads TF32 from the 32-bit words
+                    aa, bb = (a.T if ta else a), (b.T if tb else b)
+                    err = min(rel_err(got, tf32_trunc(aa) @ tf32_trunc(bb)),
+                              rel_err(got, tf32_round(aa) @ tf32_round(bb)))  # fmt: skip
                     assert err <= 2e-5, (tf32_kernel, m, n, k, ta, tb, err)
     # a strided (non-16-byte-aligned rows) operand takes the 4-byte copy path
     a = cp.asarray(rng.standard_normal((70, 45)).astype(np.float32))[:, 1:44]

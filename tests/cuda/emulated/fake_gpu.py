@@ -73,10 +73,16 @@ def gemm(ic, oc, tf32, ta, tb, M, N, K, alpha, a, lda, sa, b, ldb, sb, beta, c, 
     na = _span(batch, K if ta else M, M if ta else K, lda, sa)
     nb = _span(batch, N if tb else K, K if tb else N, ldb, sb)
     nc = _span(batch, M, N, ldc, sc)
-    if tf32 and ic == 0 and _cuda.tf32_kernel() != 4:  # the mma.sync TF32 kernels emulate
+    if tf32 and ic == 0 and _cuda.tf32_kernel() != 4:  # the TF32 mma.sync / wgmma kernels
+        kernel = max(1, _cuda.tf32_kernel())
+        if kernel >= 5:  # as the launcher: wgmma where built and on compute 9.0 (never here,
+            # so the mma.sync kernel 1; tests/cuda/test_cuda_emulation.py runs wgmma directly)
+            ok_a = ta or (lda % 4 == 0 and sa % 4 == 0 and a % 16 == 0)
+            ok_b = not tb or (ldb % 4 == 0 and sb % 4 == 0 and b % 16 == 0)
+            kernel = kernel if ok_a and ok_b and _cuda.tf32_wgmma_available() else 1
         _real["emulate_gemm"](
             _raw(a, na, np.float32), _raw(b, nb, np.float32), _raw(c, nc, np.float32), ta, tb, M,
-            N, K, alpha, lda, sa, ldb, sb, beta, ldc, sc, batch, True, max(1, _cuda.tf32_kernel()),
+            N, K, alpha, lda, sa, ldb, sb, beta, ldc, sc, batch, True, kernel,
         )  # fmt: skip
         return
     if ic == 2 or tf32:  # the WMMA paths: NumPy float64 products (plumbing only)

@@ -1,0 +1,287 @@
+// gemm_wgmma.cu: the TF32 GEMM on Hopper's warpgroup MMA (phase functions in
+// ../wgmma_tiles.cuh), built for sm_90a alone (CMakeLists.txt: an object library where 90 is
+// among the CUDA architectures). Operands that are not K-major (B as (K, N), A as (K, M)) are
+// first transposed into a stream-ordered workspace (cudaMallocAsync).
+#include <atomic>
+#include <cstdint>
+
+#include "cuda/gemm.cuh"
+#include "cuda/wgmma_tiles.cuh"
+
+namespace axonal {
+namespace cuda {
+
+namespace {
+
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#define AX_WGMMA 1
+#endif
+
+#ifdef AX_WGMMA
+// d (m64n128, f32) += A (64 x 8, descriptor da) B^T (B: 128 x 8, descriptor db).
+__device__ __forceinline__ void wgmma_m64n128k8(float (&d)[64], std::uint64_t da,
+                                                std::uint64_t db) {
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n128k8.f32.tf32.tf32 {"
+      "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+      "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+      "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+      "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63"
+      "}, %64, %65, p, 1, 1;\n}\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]),
+        "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]),
+        "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]),
+        "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]),
+        "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]),
+        "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]),
+        "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]),
+        "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+        "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]),
+        "+f"(d[63])
+      : "l"(da), "l"(db), "r"(1)
+      : "memory");
+}
+
+// d (m64n256, f32) += A (64 x 8, descriptor da) B^T (B: 256 x 8, descriptor db).
+__device__ __forceinline__ void wgmma_m64n256k8(float (&d)[128], std::uint64_t da,
+                                                std::uint64_t db) {
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %130, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n256k8.f32.tf32.tf32 {"
+      "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+      "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+      "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+      "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, "
+      "%64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, "
+      "%80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, "
+      "%96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, "
+      "%112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, "
+      "%127"
+      "}, %128, %129, p, 1, 1;\n}\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]),
+        "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]),
+        "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]),
+        "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]),
+        "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]),
+        "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]),
+        "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]),
+        "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+        "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]),
+        "+f"(d[63]), "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]),
+        "+f"(d[70]), "+f"(d[71]), "+f"(d[72]), "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), "+f"(d[76]),
+        "+f"(d[77]), "+f"(d[78]), "+f"(d[79]), "+f"(d[80]), "+f"(d[81]), "+f"(d[82]), "+f"(d[83]),
+        "+f"(d[84]), "+f"(d[85]), "+f"(d[86]), "+f"(d[87]), "+f"(d[88]), "+f"(d[89]), "+f"(d[90]),
+        "+f"(d[91]), "+f"(d[92]), "+f"(d[93]), "+f"(d[94]), "+f"(d[95]), "+f"(d[96]), "+f"(d[97]),
+        "+f"(d[98]), "+f"(d[99]), "+f"(d[100]), "+f"(d[101]), "+f"(d[102]), "+f"(d[103]),
+        "+f"(d[104]), "+f"(d[105]), "+f"(d[106]), "+f"(d[107]), "+f"(d[108]), "+f"(d[109]),
+        "+f"(d[110]), "+f"(d[111]), "+f"(d[112]), "+f"(d[113]), "+f"(d[114]), "+f"(d[115]),
+        "+f"(d[116]), "+f"(d[117]), "+f"(d[118]), "+f"(d[119]), "+f"(d[120]), "+f"(d[121]),
+        "+f"(d[122]), "+f"(d[123]), "+f"(d[124]), "+f"(d[125]), "+f"(d[126]), "+f"(d[127])
+      : "l"(da), "l"(db), "r"(1)
+      : "memory");
+}
+#else
+__device__ __forceinline__ void wgmma_m64n128k8(float (&)[64], std::uint64_t, std::uint64_t) {}
+__device__ __forceinline__ void wgmma_m64n256k8(float (&)[128], std::uint64_t, std::uint64_t) {}
+#endif
+
+__device__ __forceinline__ void wgmma_fence() {
+#ifdef AX_WGMMA
+  asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void wgmma_commit() {
+#ifdef AX_WGMMA
+  asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void wgmma_wait_all() {
+#ifdef AX_WGMMA
+  asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+#endif
+}
+// Orders this thread's generic-proxy writes to shared memory (cp.async included) before the
+// async proxy (wgmma) reads them; the barrier after it makes that hold for the whole block.
+__device__ __forceinline__ void fence_proxy_async() {
+#ifdef AX_WGMMA
+  asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+#endif
+}
+
+template <class Blk>
+__device__ __forceinline__ void wgmma_step(float (&acc)[Blk::NACC], std::uint64_t da,
+                                           std::uint64_t db) {
+  if constexpr (Blk::BN == 128)
+    wgmma_m64n128k8(acc, da, db);
+  else
+    wgmma_m64n256k8(acc, da, db);
+}
+
+template <class Blk>
+__global__ void __launch_bounds__(Blk::NT, 1) wgmma_tf32_kernel(const MmaArgs g) {
+#ifdef AX_WGMMA
+  extern __shared__ __align__(128) unsigned char wg_smem[];
+  const int tid = threadIdx.x, wg = tid >> 7;
+  int mt = 0, nt = 0;
+  grouped_tile(blockIdx.x, blockIdx.y, gridDim.x, gridDim.y, 8, mt, nt);
+  const int m0 = mt * Blk::BM, n0 = nt * Blk::BN;
+  const float* a = g.A + blockIdx.z * g.sA;
+  const float* b = g.B + blockIdx.z * g.sB;
+  float acc[Blk::NACC];
+#pragma unroll
+  for (int i = 0; i < Blk::NACC; ++i) acc[i] = 0.f;
+  const std::uint32_t base = static_cast<std::uint32_t>(__cvta_generic_to_shared(wg_smem));
+  const int kt_n = (g.K + Blk::BK - 1) / Blk::BK;
+#pragma unroll
+  for (int s = 0; s < Blk::STAGES - 1; ++s) {
+    if (s < kt_n) Blk::load_stage(g, wg_smem, s, s, tid, a, b, m0, n0);
+    cp_async_commit();
+  }
+  for (int kt = 0; kt < kt_n; ++kt) {
+    cp_async_wait<Blk::STAGES - 2>();  // this thread's copies of k-tile kt have landed,
+    fence_proxy_async();               // are visible to the tensor cores' proxy,
+    __syncthreads();                   // everybody's; and no wgmma still reads stage kt - 1
+    const int next = kt + Blk::STAGES - 1;
+    if (next < kt_n) Blk::load_stage(g, wg_smem, next % Blk::STAGES, next, tid, a, b, m0, n0);
+    cp_async_commit();
+    const std::uint32_t st = base + (kt % Blk::STAGES) * Blk::STAGE_BYTES;
+    wgmma_fence();
+#pragma unroll
+    for (int ks = 0; ks < Blk::BK / 8; ++ks)
+      wgmma_step<Blk>(acc, Blk::desc(st + Blk::a_offset(wg, ks)),
+                      Blk::desc(st + Blk::b_offset(ks)));
+    wgmma_commit();
+    wgmma_wait_all();  // the accumulators are read or the stage refilled only after this
+  }
+  Blk::epilogue(g, g.C + blockIdx.z * g.sC, tid, m0, n0, acc);
+#elif defined(__CUDA_ARCH__)
+  __trap();  // only the sm_90a build has this kernel; the launcher asks for compute 9.0
+#endif
+}
+
+// dst[b][c][r] = src[b][r][c] for rows x cols matrices (ld_src, ld_dst: row strides).
+__global__ void transpose_kernel(const float* __restrict__ src, index_t ld_src, index_t s_src,
+                                 float* __restrict__ dst, index_t ld_dst, index_t s_dst, int rows,
+                                 int cols) {
+  __shared__ float tile[32][33];
+  const float* sb = src + blockIdx.z * s_src;
+  float* db = dst + blockIdx.z * s_dst;
+  const int c0 = blockIdx.x * 32, r0 = blockIdx.y * 32;
+  for (int i = threadIdx.y; i < 32; i += 8) {
+    const int r = r0 + i, c = c0 + threadIdx.x;
+    tile[i][threadIdx.x] = r < rows && c < cols ? sb[index_t(r) * ld_src + c] : 0.f;
+  }
+  __syncthreads();
+  for (int i = threadIdx.y; i < 32; i += 8) {
+    const int c = c0 + i, r = r0 + threadIdx.x;
+    if (c < cols && r < rows) db[index_t(c) * ld_dst + r] = tile[threadIdx.x][i];
+  }
+}
+
+template <class Blk>
+bool prepare(const char* op) {
+  static std::atomic<bool> done{false};
+  if (done.load(std::memory_order_acquire)) return true;
+  AX_CUDA_CHECK(
+      op, cudaFuncSetAttribute(wgmma_tf32_kernel<Blk>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                               Blk::SMEM_BYTES));
+  done.store(true, std::memory_order_release);
+  return true;
+}
+
+// A (rows, cols) operand in K-major form: itself where it already is, else a transposed copy
+// in `ws` (row stride rounded up to 4 floats); `distinct` matrices (1 when broadcast).
+struct Operand {
+  const float* p;
+  index_t ld, stride;
+};
+
+Operand k_major(const float* p, index_t ld, index_t stride, bool transposed, int rows, int k,
+                index_t distinct, float* ws, cudaStream_t st, const char* op) {
+  if (!transposed) return {p, ld, stride};
+  const index_t ldt = (k + 3) / 4 * 4;  // (rows, k) rows, 16-byte aligned
+  const dim3 grid(static_cast<unsigned>(ceil_div(rows, 32)), static_cast<unsigned>(ceil_div(k, 32)),
+                  static_cast<unsigned>(distinct));
+  // the source is (k, rows) with row stride ld
+  transpose_kernel<<<grid, dim3(32, 8), 0, st>>>(p, ld, stride, ws, ldt, index_t(rows) * ldt, k,
+                                                 rows);
+  AX_LAUNCH_CHECK(op, "transpose_kernel launch");
+  return {ws, ldt, stride == 0 ? 0 : index_t(rows) * ldt};
+}
+
+template <class Blk>
+bool launch(const GemmCall& c, index_t K, cudaStream_t st, const char* op) {
+  if (c.batch > kMaxGridYZ || c.M > kInt32Max - Blk::BM) return false;
+  const bool a_t = c.ta, b_t = !c.tb;  // what has to be transposed into K-major form
+  const bool direct_ok = c.lda % 4 == 0 && c.ldb % 4 == 0 && c.sA % 4 == 0 && c.sB % 4 == 0 &&
+                         aligned16(c.A) && aligned16(c.B);
+  if (!a_t && !b_t && !direct_ok) return false;  // the mma.sync kernel copies unaligned rows
+  if ((!a_t && (c.lda % 4 || c.sA % 4 || !aligned16(c.A))) ||
+      (!b_t && (c.ldb % 4 || c.sB % 4 || !aligned16(c.B))))
+    return false;
+  prepare<Blk>(op);
+  const index_t k4 = (K + 3) / 4 * 4;
+  const index_t na = a_t ? (c.sA == 0 ? 1 : c.batch) : 0, nb = b_t ? (c.sB == 0 ? 1 : c.batch) : 0;
+  const index_t ws_floats = na * c.M * k4 + nb * c.N * k4;
+  float* ws = nullptr;
+  if (ws_floats > 0 && K > 0)
+    AX_CUDA_CHECK(op,
+                  cudaMallocAsync(reinterpret_cast<void**>(&ws), ws_floats * sizeof(float), st));
+  Operand A{static_cast<const float*>(c.A), c.lda, c.sA},
+      B{static_cast<const float*>(c.B), c.ldb, c.sB};
+  if (K > 0) {
+    A = k_major(A.p, c.lda, c.sA, a_t, static_cast<int>(c.M), static_cast<int>(K), na, ws, st, op);
+    B = k_major(B.p, c.ldb, c.sB, b_t, static_cast<int>(c.N), static_cast<int>(K), nb,
+                ws + na * c.M * k4, st, op);
+  }
+  MmaArgs g;
+  g.M = static_cast<int>(c.M);
+  g.N = static_cast<int>(c.N);
+  g.K = static_cast<int>(K);
+  g.alpha = static_cast<float>(c.alpha);
+  g.beta = static_cast<float>(c.beta);
+  g.A = A.p;
+  g.lda = A.ld;
+  g.sA = A.stride;
+  g.B = B.p;
+  g.ldb = B.ld;
+  g.sB = B.stride;
+  g.C = static_cast<float*>(c.C);
+  g.ldc = c.ldc;
+  g.sC = c.sC;
+  g.vec = true;
+  g.vec_c = c.ldc % 2 == 0 && c.sC % 2 == 0 && reinterpret_cast<std::uintptr_t>(c.C) % 8 == 0;
+  const dim3 grid(static_cast<unsigned>(ceil_div(c.N, Blk::BN)),
+                  static_cast<unsigned>(ceil_div(c.M, Blk::BM)), static_cast<unsigned>(c.batch));
+  if (grid.y > kMaxGridYZ) {
+    if (ws) cudaFreeAsync(ws, st);
+    return false;
+  }
+  wgmma_tf32_kernel<Blk><<<grid, Blk::NT, Blk::SMEM_BYTES, st>>>(g);
+  const cudaError_t launch_err = cudaGetLastError();
+  if (ws) AX_CUDA_CHECK(op, cudaFreeAsync(ws, st));
+  check_cuda(launch_err, op, "wgmma_tf32_kernel launch");
+  return true;
+}
+
+}  // namespace
+
+bool tf32_wgmma_available() {
+  int dev = 0, major = 0, minor = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess ||
+      cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess ||
+      cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev) != cudaSuccess) {
+    cudaGetLastError();
+    return false;
+  }
+  return major == 9 && minor == 0;  // sm_90a code runs on compute 9.0 only
+}
+
+bool launch_tf32_wgmma(int which, const GemmCall& c, index_t K, cudaStream_t st, const char* op) {
+  if (!tf32_wgmma_available()) return false;
+  return which == 6 ? launch<WgmmaTf32N256>(c, K, st, op) : launch<WgmmaTf32N128>(c, K, st, op);
+}
+
+}  // namespace cuda
+}  // namespace axonal

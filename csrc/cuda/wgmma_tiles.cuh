@@ -1,0 +1,115 @@
+// wgmma_tiles.cuh: the TF32 GEMM on Hopper's warpgroup MMA (wgmma.mma_async m64nNk8, sm_90a;
+// kernel in sm90a/gemm_wgmma.cu) as phase functions (AX_HD) that the kernel and the host
+// emulator (emulate.cu) share.
+//
+// Both operands K-major (what wgmma takes for TF32): A (M, K) with row stride lda, B as (N, K)
+// with row stride ldb (the launcher transposes other layouts into a workspace first), rows
+// 16-byte aligned. Block tile 128 x BN x 32, two warpgroups of 64 rows each issuing
+// m64nBNk8 from shared memory; STAGES k-tiles in flight through cp.async as in mma_tiles.cuh.
+//
+// Shared layout of a (rows x 32) K-major tile, no swizzle: "core matrices" of 8 rows x 16 bytes
+// (8 x 4 TF32), each 128 contiguous bytes; core matrix (row group rg, k group kg) at byte
+// (rg * 8 + kg) * 128. In the PTX ISA's canonical K-major form ((8,m),(T,2k)):((1T,SBO),(1,LBO))
+// that is LBO = 128 bytes (the next k group) and SBO = 1024 bytes (the next 8 rows). A
+// descriptor's start address selects the warpgroup's 64 rows and the k step (2 k groups).
+//
+// Accumulators of m64nNk8 .f32 (PTX ISA "wgmma register fragments", the same per warp as
+// mma.sync m16n8): thread 32 w + 4 g + t of a warpgroup holds d[4 j + 2 h + e] = D[16 w + g +
+// 8 h][8 j + 2 t + e] for j < N / 8, h, e in {0, 1}.
+#pragma once
+#include <cstdint>
+
+#include "cuda/mma_tiles.cuh"
+
+namespace axonal {
+namespace cuda {
+
+template <int BN_, int STAGES_>
+struct WgmmaTf32 {
+  static constexpr int BM = 128, BN = BN_, BK = 32, STAGES = STAGES_, NT = 256;
+  static constexpr int KG = BK / 4;    // 16-byte k groups per row
+  static constexpr int NACC = BN / 2;  // accumulators per thread (m64nBN, f32)
+  static constexpr int LBO = 128, SBO = KG * 128;
+  static constexpr int A_BYTES = BM * BK * 4, B_BYTES = BN * BK * 4;
+  static constexpr int STAGE_BYTES = A_BYTES + B_BYTES;
+  static constexpr int SMEM_BYTES = STAGES * STAGE_BYTES;
+  static_assert(BN % 8 == 0 && BN <= 256, "wgmma N is a multiple of 8 up to 256");
+
+  // Byte offset of the 16-byte chunk (row r, k group kg) in a K-major tile.
+  static AX_HD int chunk_offset(int r, int kg) { return ((r >> 3) * KG + kg) * 128 + (r & 7) * 16; }
+
+  // The descriptor of a K-major operand starting at shared address addr (no swizzle).
+  static AX_HD std::uint64_t desc(std::uint32_t addr) {
+    return std::uint64_t((addr & 0x3FFFFu) >> 4) | (std::uint64_t(LBO >> 4) << 16) |
+           (std::uint64_t(SBO >> 4) << 32);
+  }
+
+  // Shared addresses (relative to the stage's base) of warpgroup wg's A rows and of B at k step
+  // ks (k = 8 ks .. 8 ks + 7).
+  static AX_HD std::uint32_t a_offset(int wg, int ks) { return chunk_offset(64 * wg, 2 * ks); }
+  static AX_HD std::uint32_t b_offset(int ks) { return A_BYTES + chunk_offset(0, 2 * ks); }
+
+  // Copies rows row0 .. row0 + ROWS - 1 (below row_lim), k0 .. k0 + 31 (below k_lim) of a
+  // K-major matrix into the tile at dst. Chunk c of thread c % NT: 8 rows of one k group lie
+  // next to each other in shared memory (no bank conflicts), 4 k groups of a row next to each
+  // other in global memory (64-byte pieces).
+  template <int ROWS>
+  static AX_HD void copy(unsigned char* dst, const float* base, index_t ld, int row0, int row_lim,
+                         int k0, int k_lim, int tid) {
+    constexpr int CHUNKS = ROWS * KG;
+    static_assert(CHUNKS % NT == 0, "tile must split evenly over the threads");
+#pragma unroll
+    for (int p = 0; p < CHUNKS / NT; ++p) {
+      const int c = tid + p * NT, r = ((c >> 3) / KG) * 8 + (c & 7), kg = (c >> 3) % KG;
+      const int gr = row0 + r, gk = k0 + 4 * kg;
+      int n = gr < row_lim ? k_lim - gk : 0;
+      n = n < 0 ? 0 : (n > 4 ? 4 : n);
+      const float* src = n > 0 ? base + static_cast<index_t>(gr) * ld + gk : base;
+      cp_async16(reinterpret_cast<float*>(dst + chunk_offset(r, kg)), src, 4 * n);
+    }
+  }
+
+  static AX_HD void load_stage(const MmaArgs& g, unsigned char* smem, int stage, int kt, int tid,
+                               const float* a, const float* b, int m0, int n0) {
+    unsigned char* s = smem + stage * STAGE_BYTES;
+    copy<BM>(s, a, g.lda, m0, g.M, kt * BK, g.K, tid);
+    copy<BN>(s + A_BYTES, b, g.ldb, n0, g.N, kt * BK, g.K, tid);
+  }
+
+  // C = alpha acc + beta C for thread tid's accumulators (block origin m0, n0), inside C only.
+  static AX_HD void epilogue(const MmaArgs& g, float* c, int tid, int m0, int n0,
+                             const float (&acc)[NACC]) {
+    const int wg = tid >> 7, w = (tid >> 5) & 3, lane = tid & 31, g4 = lane >> 2, t = lane & 3;
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const int m = m0 + 64 * wg + 16 * w + g4 + 8 * h;
+      if (m >= g.M) continue;
+      float* crow = c + static_cast<index_t>(m) * g.ldc;
+#pragma unroll
+      for (int j = 0; j < BN / 8; ++j) {
+        const int n = n0 + 8 * j + 2 * t;
+        float v0 = g.alpha * acc[4 * j + 2 * h], v1 = g.alpha * acc[4 * j + 2 * h + 1];
+        if (n + 1 < g.N && g.vec_c) {
+          float2* p = reinterpret_cast<float2*>(crow + n);
+          if (g.beta != 0.f) {
+            const float2 old = *p;
+            v0 += g.beta * old.x;
+            v1 += g.beta * old.y;
+          }
+          *p = make_float2(v0, v1);
+        } else {
+          if (n < g.N) crow[n] = g.beta != 0.f ? v0 + g.beta * crow[n] : v0;
+          if (n + 1 < g.N) crow[n + 1] = g.beta != 0.f ? v1 + g.beta * crow[n + 1] : v1;
+        }
+      }
+    }
+  }
+};
+
+// The wgmma kernels the launcher knows: 1 = 128 x 128 x 32, 4 stages; 2 = 128 x 256 x 32,
+// 3 stages.
+using WgmmaTf32N128 = WgmmaTf32<128, 4>;
+using WgmmaTf32N256 = WgmmaTf32<256, 3>;
+
+}  // namespace cuda
+}  // namespace axonal
