@@ -179,15 +179,18 @@ __global__ void transpose_kernel(const float* __restrict__ src, index_t ld_src, 
   }
 }
 
+// Raises the kernel's dynamic shared-memory limit once per device (devices below 64).
 template <class Blk>
-bool prepare(const char* op) {
-  static std::atomic<bool> done{false};
-  if (done.load(std::memory_order_acquire)) return true;
+void prepare(const char* op) {
+  static std::atomic<std::uint64_t> done{0};
+  int dev = 0;
+  AX_CUDA_CHECK(op, cudaGetDevice(&dev));
+  const std::uint64_t bit = dev < 64 ? (std::uint64_t{1} << dev) : 0;
+  if (bit && (done.load(std::memory_order_acquire) & bit)) return;
   AX_CUDA_CHECK(
       op, cudaFuncSetAttribute(wgmma_tf32_kernel<Blk>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                Blk::SMEM_BYTES));
-  done.store(true, std::memory_order_release);
-  return true;
+  done.fetch_or(bit, std::memory_order_acq_rel);
 }
 
 // A (rows, cols) operand in K-major form: itself where it already is, else a transposed copy
