@@ -136,8 +136,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         (2, "gemm TF32 (mma 128x256 s3)"),
         (3, "gemm TF32 (mma 128x128 s4)"),
         (4, "gemm TF32 (WMMA)"),
-        (5, "gemm TF32 (wgmma 128x128 s4)"),
-        (6, "gemm TF32 (wgmma 128x256 s3)"),
+        (5, "gemm TF32 (wgmma 128x128 s5)"),
+        (6, "gemm TF32 (wgmma 128x256 s4)"),
     ]
     rng = cp.random.default_rng(0)
     t0 = time.time()

@@ -253,10 +253,11 @@ void wgmma_block(const MmaArgs& g, int bx, int by, int bz, int gx, int gy) {
   std::vector<std::array<float, Blk::NACC>> acc(Blk::NT);
   for (auto& r : acc) r.fill(0.f);
   const int kt_n = (g.K + Blk::BK - 1) / Blk::BK;
-  for (int s = 0; s < Blk::STAGES - 1 && s < kt_n; ++s)
+  constexpr int PREFETCH = Blk::STAGES - 2;  // as the kernel
+  for (int s = 0; s < PREFETCH && s < kt_n; ++s)
     for (int t = 0; t < Blk::NT; ++t) Blk::load_stage(g, smem.data(), s, s, t, a, b, m0, n0);
   for (int kt = 0; kt < kt_n; ++kt) {
-    const int next = kt + Blk::STAGES - 1;
+    const int next = kt + PREFETCH;
     if (next < kt_n)
       for (int t = 0; t < Blk::NT; ++t)
         Blk::load_stage(g, smem.data(), next % Blk::STAGES, next, t, a, b, m0, n0);

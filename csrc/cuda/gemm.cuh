@@ -57,8 +57,9 @@ void for_each_gemm_piece(index_t M, index_t batch, int bm, Fn&& fn) {
 // TF32 kernels: 0 lets gemm_launch pick (the mma.sync kernel 1 where the device gives a block
 // enough shared memory, else the WMMA kernel); 1, 2, 3 force the mma.sync kernel with 128x128
 // tiles and 3 stages, 128x256 tiles and 3 stages, 128x128 tiles and 4 stages; 4 forces WMMA;
-// 5, 6 the Hopper wgmma kernel with 128x128 tiles and 4 stages, 128x256 tiles and 3 stages
-// (compute 9.0 and an sm_90a build only, else as 1). For benchmarks and tests; not
+// 5, 6 the Hopper wgmma kernel with 128x128 tiles and 5 stages, 128x256 tiles and 4 stages
+// (compute 9.0 and an sm_90a build only, else as 1; gemm_kernel_name names it for 16-byte
+// aligned operands, the launcher takes mma.sync 1 for others). For benchmarks and tests; not
 // thread-safe against concurrent launches.
 void set_tf32_kernel(int which);
 int tf32_kernel();

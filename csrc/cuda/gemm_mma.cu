@@ -162,9 +162,9 @@ bool tf32_wgmma_available() { return false; }
 const char* tf32_mma_name(int which) {
   switch (which) {
     case 5:
-      return "tc_tf32_wgmma_m64n128k8_128x128x32_s4";
+      return "tc_tf32_wgmma_m64n128k8_128x128x32_s5";
     case 6:
-      return "tc_tf32_wgmma_m64n256k8_128x256x32_s3";
+      return "tc_tf32_wgmma_m64n256k8_128x256x32_s4";
     case 2:
       return "tc_tf32_mma_m16n8k8_128x256x32_s3";
     case 3:

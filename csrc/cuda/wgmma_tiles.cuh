@@ -5,7 +5,8 @@
 // Both operands K-major (what wgmma takes for TF32): A (M, K) with row stride lda, B as (N, K)
 // with row stride ldb (the launcher transposes other layouts into a workspace first), rows
 // 16-byte aligned. Block tile 128 x BN x 32, two warpgroups of 64 rows each issuing
-// m64nBNk8 from shared memory; STAGES k-tiles in flight through cp.async as in mma_tiles.cuh.
+// m64nBNk8 from shared memory; k-tiles copied STAGES - 2 ahead through cp.async (one stage is
+// still read by the wgmma group in flight, one is being read by the group just issued).
 //
 // Shared layout of a (rows x 32) K-major tile, no swizzle: "core matrices" of 8 rows x 16 bytes
 // (8 x 4 TF32), each 128 contiguous bytes; core matrix (row group rg, k group kg) at byte
@@ -34,6 +35,7 @@ struct WgmmaTf32 {
   static constexpr int STAGE_BYTES = A_BYTES + B_BYTES;
   static constexpr int SMEM_BYTES = STAGES * STAGE_BYTES;
   static_assert(BN % 8 == 0 && BN <= 256, "wgmma N is a multiple of 8 up to 256");
+  static_assert(STAGES >= 3, "a stage for the group in flight, one being read, one ahead");
 
   // Byte offset of the 16-byte chunk (row r, k group kg) in a K-major tile.
   static AX_HD int chunk_offset(int r, int kg) { return ((r >> 3) * KG + kg) * 128 + (r & 7) * 16; }
@@ -106,10 +108,11 @@ struct WgmmaTf32 {
   }
 };
 
-// The wgmma kernels the launcher knows: 1 = 128 x 128 x 32, 4 stages; 2 = 128 x 256 x 32,
-// 3 stages.
-using WgmmaTf32N128 = WgmmaTf32<128, 4>;
-using WgmmaTf32N256 = WgmmaTf32<256, 3>;
+// The wgmma kernels the launcher knows (set_tf32_kernel 5, 6): 128 x 128 x 32 with 5 stages
+// (copies 3 k-tiles ahead), 128 x 256 x 32 with 4 stages (2 ahead); one wgmma group stays in
+// flight while the next k-tile's copies are issued.
+using WgmmaTf32N128 = WgmmaTf32<128, 5>;
+using WgmmaTf32N256 = WgmmaTf32<256, 4>;
 
 }  // namespace cuda
 }  // namespace axonal

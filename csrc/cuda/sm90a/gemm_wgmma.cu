@@ -2,6 +2,7 @@
 // ../wgmma_tiles.cuh), built for sm_90a alone (CMakeLists.txt: an object library where 90 is
 // among the CUDA architectures). Operands that are not K-major (B as (K, N), A as (K, M)) are
 // first transposed into a stream-ordered workspace (cudaMallocAsync).
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 
@@ -96,9 +97,11 @@ __device__ __forceinline__ void wgmma_commit() {
   asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
 #endif
 }
-__device__ __forceinline__ void wgmma_wait_all() {
+// Waits until at most N of this warpgroup's committed wgmma groups are pending.
+template <int N>
+__device__ __forceinline__ void wgmma_wait() {
 #ifdef AX_WGMMA
-  asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+  asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
 #endif
 }
 // Orders this thread's generic-proxy writes to shared memory (cp.async included) before the
@@ -132,17 +135,20 @@ __global__ void __launch_bounds__(Blk::NT, 1) wgmma_tf32_kernel(const MmaArgs g)
 #pragma unroll
   for (int i = 0; i < Blk::NACC; ++i) acc[i] = 0.f;
   const std::uint32_t base = static_cast<std::uint32_t>(__cvta_generic_to_shared(wg_smem));
+  // k-tiles are copied PREFETCH = STAGES - 2 ahead, so that one group of wgmma can still be
+  // reading stage kt - 1 while stage kt - 2 is refilled
+  constexpr int PREFETCH = Blk::STAGES - 2;
   const int kt_n = (g.K + Blk::BK - 1) / Blk::BK;
 #pragma unroll
-  for (int s = 0; s < Blk::STAGES - 1; ++s) {
+  for (int s = 0; s < PREFETCH; ++s) {
     if (s < kt_n) Blk::load_stage(g, wg_smem, s, s, tid, a, b, m0, n0);
     cp_async_commit();
   }
   for (int kt = 0; kt < kt_n; ++kt) {
-    cp_async_wait<Blk::STAGES - 2>();  // this thread's copies of k-tile kt have landed,
-    fence_proxy_async();               // are visible to the tensor cores' proxy,
-    __syncthreads();                   // everybody's; and no wgmma still reads stage kt - 1
-    const int next = kt + Blk::STAGES - 1;
+    cp_async_wait<PREFETCH - 1>();  // this thread's copies of k-tile kt have landed,
+    fence_proxy_async();            // are visible to the tensor cores' proxy,
+    __syncthreads();                // everybody's; and every wgmma group up to kt - 2 is done
+    const int next = kt + PREFETCH;
     if (next < kt_n) Blk::load_stage(g, wg_smem, next % Blk::STAGES, next, tid, a, b, m0, n0);
     cp_async_commit();
     const std::uint32_t st = base + (kt % Blk::STAGES) * Blk::STAGE_BYTES;
@@ -152,8 +158,9 @@ __global__ void __launch_bounds__(Blk::NT, 1) wgmma_tf32_kernel(const MmaArgs g)
       wgmma_step<Blk>(acc, Blk::desc(st + Blk::a_offset(wg, ks)),
                       Blk::desc(st + Blk::b_offset(ks)));
     wgmma_commit();
-    wgmma_wait_all();  // the accumulators are read or the stage refilled only after this
+    wgmma_wait<1>();  // group kt - 1 is done (its stage is refilled next iteration)
   }
+  wgmma_wait<0>();  // the accumulators are read only after the last group
   Blk::epilogue(g, g.C + blockIdx.z * g.sC, tid, m0, n0, acc);
 #elif defined(__CUDA_ARCH__)
   __trap();  // only the sm_90a build has this kernel; the launcher asks for compute 9.0
@@ -167,15 +174,18 @@ __global__ void transpose_kernel(const float* __restrict__ src, index_t ld_src, 
   __shared__ float tile[32][33];
   const float* sb = src + blockIdx.z * s_src;
   float* db = dst + blockIdx.z * s_dst;
-  const int c0 = blockIdx.x * 32, r0 = blockIdx.y * 32;
-  for (int i = threadIdx.y; i < 32; i += 8) {
-    const int r = r0 + i, c = c0 + threadIdx.x;
-    tile[i][threadIdx.x] = r < rows && c < cols ? sb[index_t(r) * ld_src + c] : 0.f;
-  }
-  __syncthreads();
-  for (int i = threadIdx.y; i < 32; i += 8) {
-    const int c = c0 + i, r = r0 + threadIdx.x;
-    if (c < cols && r < rows) db[index_t(c) * ld_dst + r] = tile[threadIdx.x][i];
+  const int c0 = blockIdx.x * 32;
+  for (int r0 = blockIdx.y * 32; r0 < rows; r0 += gridDim.y * 32) {  // grid.y is capped
+    for (int i = threadIdx.y; i < 32; i += 8) {
+      const int r = r0 + i, c = c0 + threadIdx.x;
+      tile[i][threadIdx.x] = r < rows && c < cols ? sb[index_t(r) * ld_src + c] : 0.f;
+    }
+    __syncthreads();
+    for (int i = threadIdx.y; i < 32; i += 8) {
+      const int c = c0 + i, r = r0 + threadIdx.x;
+      if (c < cols && r < rows) db[index_t(c) * ld_dst + r] = tile[threadIdx.x][i];
+    }
+    __syncthreads();  // the tile is rewritten next round
   }
 }
 
@@ -204,7 +214,8 @@ Operand k_major(const float* p, index_t ld, index_t stride, bool transposed, int
                 index_t distinct, float* ws, cudaStream_t st, const char* op) {
   if (!transposed) return {p, ld, stride};
   const index_t ldt = (k + 3) / 4 * 4;  // (rows, k) rows, 16-byte aligned
-  const dim3 grid(static_cast<unsigned>(ceil_div(rows, 32)), static_cast<unsigned>(ceil_div(k, 32)),
+  const dim3 grid(static_cast<unsigned>(ceil_div(rows, 32)),
+                  static_cast<unsigned>(std::min<index_t>(ceil_div(k, 32), 32768)),
                   static_cast<unsigned>(distinct));
   // the source is (k, rows) with row stride ld
   transpose_kernel<<<grid, dim3(32, 8), 0, st>>>(p, ld, stride, ws, ldt, index_t(rows) * ldt, k,
@@ -213,30 +224,42 @@ Operand k_major(const float* p, index_t ld, index_t stride, bool transposed, int
   return {ws, ldt, stride == 0 ? 0 : index_t(rows) * ldt};
 }
 
+// Frees the stream-ordered workspace when the launch is done with it, also on an exception.
+struct Workspace {
+  float* p = nullptr;
+  cudaStream_t st = nullptr;
+  ~Workspace() {
+    if (p) cudaFreeAsync(p, st);  // (an error here would surface at the next checked call)
+  }
+};
+
 template <class Blk>
 bool launch(const GemmCall& c, index_t K, cudaStream_t st, const char* op) {
-  if (c.batch > kMaxGridYZ || c.M > kInt32Max - Blk::BM) return false;
   const bool a_t = c.ta, b_t = !c.tb;  // what has to be transposed into K-major form
-  const bool direct_ok = c.lda % 4 == 0 && c.ldb % 4 == 0 && c.sA % 4 == 0 && c.sB % 4 == 0 &&
-                         aligned16(c.A) && aligned16(c.B);
-  if (!a_t && !b_t && !direct_ok) return false;  // the mma.sync kernel copies unaligned rows
   if ((!a_t && (c.lda % 4 || c.sA % 4 || !aligned16(c.A))) ||
       (!b_t && (c.ldb % 4 || c.sB % 4 || !aligned16(c.B))))
-    return false;
+    return false;  // the mma.sync kernel copies unaligned rows
+  if (c.batch > kMaxGridYZ || ceil_div(c.M, Blk::BM) > kMaxGridYZ) return false;
   prepare<Blk>(op);
   const index_t k4 = (K + 3) / 4 * 4;
   const index_t na = a_t ? (c.sA == 0 ? 1 : c.batch) : 0, nb = b_t ? (c.sB == 0 ? 1 : c.batch) : 0;
-  const index_t ws_floats = na * c.M * k4 + nb * c.N * k4;
-  float* ws = nullptr;
-  if (ws_floats > 0 && K > 0)
-    AX_CUDA_CHECK(op,
-                  cudaMallocAsync(reinterpret_cast<void**>(&ws), ws_floats * sizeof(float), st));
-  Operand A{static_cast<const float*>(c.A), c.lda, c.sA},
-      B{static_cast<const float*>(c.B), c.ldb, c.sB};
+  const index_t ws_floats = K > 0 ? na * c.M * k4 + nb * c.N * k4 : 0;
+  Workspace ws;
+  ws.st = st;
+  if (ws_floats > 0 &&
+      cudaMallocAsync(reinterpret_cast<void**>(&ws.p),
+                      static_cast<size_t>(ws_floats) * sizeof(float), st) != cudaSuccess) {
+    cudaGetLastError();  // no room for the transposed copies: the mma.sync kernel needs none
+    ws.p = nullptr;
+    return false;
+  }
+  Operand A{static_cast<const float*>(c.A), c.lda, c.sA};
+  Operand B{static_cast<const float*>(c.B), c.ldb, c.sB};
   if (K > 0) {
-    A = k_major(A.p, c.lda, c.sA, a_t, static_cast<int>(c.M), static_cast<int>(K), na, ws, st, op);
+    A = k_major(A.p, c.lda, c.sA, a_t, static_cast<int>(c.M), static_cast<int>(K), na, ws.p, st,
+                op);
     B = k_major(B.p, c.ldb, c.sB, b_t, static_cast<int>(c.N), static_cast<int>(K), nb,
-                ws + na * c.M * k4, st, op);
+                ws.p + na * c.M * k4, st, op);
   }
   MmaArgs g;
   g.M = static_cast<int>(c.M);
@@ -257,14 +280,8 @@ bool launch(const GemmCall& c, index_t K, cudaStream_t st, const char* op) {
   g.vec_c = c.ldc % 2 == 0 && c.sC % 2 == 0 && reinterpret_cast<std::uintptr_t>(c.C) % 8 == 0;
   const dim3 grid(static_cast<unsigned>(ceil_div(c.N, Blk::BN)),
                   static_cast<unsigned>(ceil_div(c.M, Blk::BM)), static_cast<unsigned>(c.batch));
-  if (grid.y > kMaxGridYZ) {
-    if (ws) cudaFreeAsync(ws, st);
-    return false;
-  }
   wgmma_tf32_kernel<Blk><<<grid, Blk::NT, Blk::SMEM_BYTES, st>>>(g);
-  const cudaError_t launch_err = cudaGetLastError();
-  if (ws) AX_CUDA_CHECK(op, cudaFreeAsync(ws, st));
-  check_cuda(launch_err, op, "wgmma_tf32_kernel launch");
+  AX_LAUNCH_CHECK(op, "wgmma_tf32_kernel launch");
   return true;
 }
 
