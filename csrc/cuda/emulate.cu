@@ -306,23 +306,8 @@ void wgmma_all(const GemmCall& c, index_t K) {
     ldb = k4;
     sB = c.sB == 0 ? 0 : c.N * k4;
   }
-  MmaArgs g;
-  g.M = static_cast<int>(c.M);
-  g.N = static_cast<int>(c.N);
-  g.K = static_cast<int>(K);
-  g.alpha = static_cast<float>(c.alpha);
-  g.beta = static_cast<float>(c.beta);
-  g.A = A;
-  g.lda = lda;
-  g.sA = sA;
-  g.B = B;
-  g.ldb = ldb;
-  g.sB = sB;
-  g.C = static_cast<float*>(c.C);
-  g.ldc = c.ldc;
-  g.sC = c.sC;
+  MmaArgs g = tf32_args(c, K, A, lda, sA, B, ldb, sB);
   g.vec = true;
-  g.vec_c = c.ldc % 2 == 0 && c.sC % 2 == 0 && reinterpret_cast<std::uintptr_t>(c.C) % 8 == 0;
   const int gx = static_cast<int>((c.N + Blk::BN - 1) / Blk::BN);
   const int gy = static_cast<int>((c.M + Blk::BM - 1) / Blk::BM);
   for (index_t b = 0; b < c.batch; ++b)
@@ -627,7 +612,7 @@ void emulate_gemm(const GemmCall& c, bool allow_vec, int tf32_kernel, const char
     MmaArgs g = gemm_piece_args<MmaArgs, float, float>(c, K, 0, c.M, 0);
     g.vec = allow_vec && c.lda % 4 == 0 && c.ldb % 4 == 0 && c.sA % 4 == 0 && c.sB % 4 == 0 &&
             aligned16(c.A) && aligned16(c.B);
-    g.vec_c = c.ldc % 2 == 0 && c.sC % 2 == 0 && reinterpret_cast<std::uintptr_t>(c.C) % 8 == 0;
+    g.vec_c = c_pairs_ok(c);
     if (tf32_kernel == 2)
       mma_tt<2, 4, 3>(c, g);
     else if (tf32_kernel == 3)

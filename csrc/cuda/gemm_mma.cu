@@ -105,8 +105,7 @@ bool launch(const GemmCall& c, index_t K, cudaStream_t st, const char* op) {
   if (!prepare<Blk>(op)) return false;
   const bool vec = c.lda % 4 == 0 && c.ldb % 4 == 0 && c.sA % 4 == 0 && c.sB % 4 == 0 &&
                    aligned16(c.A) && aligned16(c.B);
-  const bool vec_c =
-      c.ldc % 2 == 0 && c.sC % 2 == 0 && reinterpret_cast<std::uintptr_t>(c.C) % 8 == 0;
+  const bool vec_c = c_pairs_ok(c);
   for_each_gemm_piece(c.M, c.batch, Blk::BM, [&](index_t m, index_t mc, index_t b, index_t bc) {
     MmaArgs g = gemm_piece_args<MmaArgs, float, float>(c, K, m, mc, b);
     g.vec = vec;  // m is a multiple of BM: the shifted A keeps its alignment

@@ -126,6 +126,45 @@ AX_HD void cp_async_wait() {
 #endif
 }
 
+// C[n], C[n + 1] of a row (those inside the matrix) = alpha (v0, v1) + beta C; one float2
+// store where g.vec_c allows. beta == 0 never reads C.
+AX_HD void store_pair(const MmaArgs& g, float* crow, int n, float v0, float v1) {
+  v0 *= g.alpha;
+  v1 *= g.alpha;
+  if (n + 1 < g.N && g.vec_c) {
+    float2* p = reinterpret_cast<float2*>(crow + n);
+    if (g.beta != 0.f) {
+      const float2 old = *p;
+      v0 += g.beta * old.x;
+      v1 += g.beta * old.y;
+    }
+    *p = make_float2(v0, v1);
+  } else {
+    if (n < g.N) crow[n] = g.beta != 0.f ? v0 + g.beta * crow[n] : v0;
+    if (n + 1 < g.N) crow[n + 1] = g.beta != 0.f ? v1 + g.beta * crow[n + 1] : v1;
+  }
+}
+
+// Whether C's rows can be written as float2 pairs (MmaArgs::vec_c).
+inline bool c_pairs_ok(const GemmCall& c) {
+  return c.ldc % 2 == 0 && c.sC % 2 == 0 && reinterpret_cast<std::uintptr_t>(c.C) % 8 == 0;
+}
+
+// The arguments of a TF32 kernel over whole K-major-or-not operands already placed (pointers,
+// row and batch strides), C and the scalars from the call.
+inline MmaArgs tf32_args(const GemmCall& c, index_t K, const float* A, index_t lda, index_t sA,
+                         const float* B, index_t ldb, index_t sB) {
+  MmaArgs g = gemm_piece_args<MmaArgs, float, float>(c, K, 0, c.M, 0);
+  g.A = A;
+  g.lda = lda;
+  g.sA = sA;
+  g.B = B;
+  g.ldb = ldb;
+  g.sB = sB;
+  g.vec_c = c_pairs_ok(c);
+  return g;
+}
+
 // Block (bx, by) of a (gx, gy) grid -> its tile (mt, nt): blocks are numbered row by row and
 // handed out in column-major order within bands of `group` tile rows (neighbouring blocks share
 // A rows and B columns in L2).
@@ -262,19 +301,7 @@ struct MmaTf32 {
 #pragma unroll
         for (int j = 0; j < NJ; ++j) {
           const int n = r.n0 + wn * WN + j * 8 + 2 * t;
-          float v0 = g.alpha * r.acc[i][j][2 * h], v1 = g.alpha * r.acc[i][j][2 * h + 1];
-          if (n + 1 < g.N && g.vec_c) {
-            float2* p = reinterpret_cast<float2*>(crow + n);
-            if (g.beta != 0.f) {
-              const float2 old = *p;
-              v0 += g.beta * old.x;
-              v1 += g.beta * old.y;
-            }
-            *p = make_float2(v0, v1);
-          } else {
-            if (n < g.N) crow[n] = g.beta != 0.f ? v0 + g.beta * crow[n] : v0;
-            if (n + 1 < g.N) crow[n + 1] = g.beta != 0.f ? v1 + g.beta * crow[n + 1] : v1;
-          }
+          store_pair(g, crow, n, r.acc[i][j][2 * h], r.acc[i][j][2 * h + 1]);
         }
       }
   }

@@ -89,20 +89,7 @@ struct WgmmaTf32 {
       float* crow = c + static_cast<index_t>(m) * g.ldc;
 #pragma unroll
       for (int j = 0; j < BN / 8; ++j) {
-        const int n = n0 + 8 * j + 2 * t;
-        float v0 = g.alpha * acc[4 * j + 2 * h], v1 = g.alpha * acc[4 * j + 2 * h + 1];
-        if (n + 1 < g.N && g.vec_c) {
-          float2* p = reinterpret_cast<float2*>(crow + n);
-          if (g.beta != 0.f) {
-            const float2 old = *p;
-            v0 += g.beta * old.x;
-            v1 += g.beta * old.y;
-          }
-          *p = make_float2(v0, v1);
-        } else {
-          if (n < g.N) crow[n] = g.beta != 0.f ? v0 + g.beta * crow[n] : v0;
-          if (n + 1 < g.N) crow[n + 1] = g.beta != 0.f ? v1 + g.beta * crow[n + 1] : v1;
-        }
+        store_pair(g, crow, n0 + 8 * j + 2 * t, acc[4 * j + 2 * h], acc[4 * j + 2 * h + 1]);
       }
     }
   }

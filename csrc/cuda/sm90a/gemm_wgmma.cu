@@ -261,23 +261,8 @@ bool launch(const GemmCall& c, index_t K, cudaStream_t st, const char* op) {
     B = k_major(B.p, c.ldb, c.sB, b_t, static_cast<int>(c.N), static_cast<int>(K), nb,
                 ws.p + na * c.M * k4, st, op);
   }
-  MmaArgs g;
-  g.M = static_cast<int>(c.M);
-  g.N = static_cast<int>(c.N);
-  g.K = static_cast<int>(K);
-  g.alpha = static_cast<float>(c.alpha);
-  g.beta = static_cast<float>(c.beta);
-  g.A = A.p;
-  g.lda = A.ld;
-  g.sA = A.stride;
-  g.B = B.p;
-  g.ldb = B.ld;
-  g.sB = B.stride;
-  g.C = static_cast<float*>(c.C);
-  g.ldc = c.ldc;
-  g.sC = c.sC;
+  MmaArgs g = tf32_args(c, K, A.p, A.ld, A.stride, B.p, B.ld, B.stride);
   g.vec = true;
-  g.vec_c = c.ldc % 2 == 0 && c.sC % 2 == 0 && reinterpret_cast<std::uintptr_t>(c.C) % 8 == 0;
   const dim3 grid(static_cast<unsigned>(ceil_div(c.N, Blk::BN)),
                   static_cast<unsigned>(ceil_div(c.M, Blk::BM)), static_cast<unsigned>(c.batch));
   wgmma_tf32_kernel<Blk><<<grid, Blk::NT, Blk::SMEM_BYTES, st>>>(g);
