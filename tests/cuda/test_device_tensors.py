@@ -124,6 +124,29 @@ def test_losses_match_cpu(loss, dtype, rng):
         )
 
 
+@pytest.mark.parametrize("cls", ["LSTM", "GRU"])
+def test_packed_sequences_on_cuda_match_cpu(cls, rng):
+    from axonal.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    x = rng.standard_normal((6, 4, 3))
+    lens = [2, 6, 1, 4]
+    results = []
+    for device in ("cpu", "cuda"):
+        axonal.manual_seed(0)
+        layer = getattr(nn, cls)(3, 5, num_layers=2, bidirectional=True, dtype=np.float64)
+        layer = layer.to(device)
+        xa = axonal.tensor(x, device=device, requires_grad=True)
+        out, state = layer(pack_padded_sequence(xa, lens, enforce_sorted=False))
+        padded, _ = pad_packed_sequence(out)
+        h = state[0] if cls == "LSTM" else state
+        (padded.sum() + (h * h).sum()).backward()
+        results.append((padded, h, xa.grad))
+    (p0, h0, g0), (p1, h1, g1) = results
+    assert isinstance(p1._data, cp.ndarray)
+    for a, b in ((p0, p1), (h0, h1), (g0, g1)):
+        np.testing.assert_allclose(host(b), a.numpy(), rtol=1e-10, atol=1e-12)
+
+
 def test_relu_backward_kernel(rng):
     # one kernel: grad where the output is > 0, else 0 (a NaN output gives 0, as numpy.where)
     y = rng.standard_normal((7, 33)).astype(np.float32)

@@ -30,6 +30,7 @@ from . import functional as F
 from . import init
 from .module import Module
 from .parameter import Parameter
+from .utils.rnn import PackedSequence, _take
 
 __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
 
@@ -174,8 +175,10 @@ class RNNBase(Module):
         lead = (self.num_layers * (2 if self.bidirectional else 1),)
         return lead + ((batch,) if batch is not None else ()) + (width,)
 
-    def forward(self, input: Tensor, hx: Any = None) -> tuple:
+    def forward(self, input: Any, hx: Any = None) -> tuple:
         name = self._name
+        if isinstance(input, PackedSequence):
+            return self._forward_packed(input, hx)
         if not isinstance(input, Tensor):
             raise TypeError(f"{name}: input must be a Tensor, got {type(input).__name__}")
         if input.dim() not in (2, 3):
@@ -247,6 +250,96 @@ class RNNBase(Module):
             cn = cn.squeeze(1) if cn is not None else None
         elif self.batch_first:
             output = output.transpose(0, 1)
+        return (output, (hn, cn)) if lstm else (output, hn)
+
+    def _run(self, idx: int, xs: Tensor, h: Tensor, c: Optional[Tensor], reverse: bool, cpu: bool):
+        """One direction of one layer over xs (steps, batch, gates * H), the input projection
+        without (generic path) or with (C++ LSTM) b_hh: (out (steps, batch, H_out), h, c)."""
+        w_ih, w_hh, b_ih, b_hh, w_hr = self._params(idx)
+        if self.mode == "LSTM" and w_hr is None and cpu:
+            return LSTMSequence.apply(xs, h, c, w_hh, reverse)
+        if self.mode == "GRU" and cpu:
+            out, h = GRUSequence.apply(xs, h, w_hh, b_hh, reverse)
+            return out, h, None
+        steps = xs.shape[0]
+        xt = ops.unbind(xs, 0)
+        seq: list = [None] * steps
+        for t in range(steps - 1, -1, -1) if reverse else range(steps):
+            h, c = _step(self.mode, xt[t], h, c, w_hh, b_hh, w_hr)
+            seq[t] = h
+        return ops.stack(seq, 0), h, c
+
+    def _forward_packed(self, packed: PackedSequence, hx: Any) -> tuple:
+        """RNN over a PackedSequence: the steps where the number of running sequences stays the
+        same form one span (a contiguous block of the packed data, shape (span, b, *)); each
+        direction runs span by span, the rows that have finished (forward) or not yet started
+        (reverse) keeping their state."""
+        name = self._name
+        data, bs_t = packed.data, packed.batch_sizes
+        bs = bs_t.numpy()
+        if data.dim() != 2 or data.shape[1] != self.input_size:
+            raise ValueError(
+                f"{name}: packed data must be (steps, input_size={self.input_size}), got "
+                f"{tuple(data.shape)}"
+            )
+        if len(bs) == 0 or int(bs.sum()) != data.shape[0] or np.any(np.diff(bs) > 0):
+            raise ValueError(f"{name}: batch_sizes {bs.tolist()} do not describe the packed data")
+        batch = int(bs[0])
+        lstm = self.mode == "LSTM"
+        real_hidden = self.proj_size or self.hidden_size
+        h_shape = self._state_shape(batch, real_hidden)
+        c_shape = self._state_shape(batch, self.hidden_size)
+        h0, c0 = _initial_state(name, hx, lstm, h_shape, c_shape, data, ("h_0", "c_0", "h_0"))
+        order = None if packed.sorted_indices is None else packed.sorted_indices.numpy()
+        if order is not None and hx is not None:  # states come in the caller's batch order
+            h0 = _take(h0, 1, order)
+            c0 = _take(c0, 1, order) if c0 is not None else None
+        offsets = np.concatenate([[0], np.cumsum(bs)])
+        spans = []  # (first step, steps, running rows, packed offset)
+        t = 0
+        while t < len(bs):
+            u = t
+            while u < len(bs) and bs[u] == bs[t]:
+                u += 1
+            spans.append((t, u - t, int(bs[t]), int(offsets[t])))
+            t = u
+        dirs = 2 if self.bidirectional else 1
+        layer_in = data
+        h_n, c_n = [], []
+        for layer in range(self.num_layers):
+            outs = []
+            for d in range(dirs):
+                idx = layer * dirs + d
+                w_ih, w_hh, b_ih, b_hh, w_hr = self._params(idx)
+                cpu = _cpu_kernel(layer_in._data, w_ih._data, h0._data)
+                if lstm and w_hr is None and cpu:  # the C++ sequence takes both biases here
+                    bias = b_ih if b_hh is None else (b_hh if b_ih is None else b_ih + b_hh)
+                    xproj = F.linear(layer_in, w_ih, bias)
+                else:
+                    xproj = F.linear(layer_in, w_ih, b_ih)
+                h, c = h0[idx], (c0[idx] if lstm else None)
+                pieces: dict = {}
+                for t0, n_steps, b, off in reversed(spans) if d else spans:
+                    xs = xproj[off : off + n_steps * b].reshape(n_steps, b, xproj.shape[1])
+                    out, hb, cb = self._run(idx, xs, h[:b], c[:b] if lstm else None, d == 1, cpu)
+                    pieces[t0] = out.reshape(n_steps * b, out.shape[2])
+                    h = hb if b == batch else ops.cat([hb, h[b:]], 0)
+                    if lstm:
+                        c = cb if b == batch else ops.cat([cb, c[b:]], 0)
+                outs.append(ops.cat([pieces[sp[0]] for sp in spans], 0))
+                h_n.append(h)
+                if lstm:
+                    c_n.append(c)
+            layer_in = outs[0] if dirs == 1 else ops.cat(outs, 1)
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                layer_in = F.dropout(layer_in, self.dropout, True)
+        hn = ops.stack(h_n, 0)
+        cn = ops.stack(c_n, 0) if lstm else None
+        if packed.unsorted_indices is not None:  # back to the caller's batch order
+            back = packed.unsorted_indices.numpy()
+            hn = _take(hn, 1, back)
+            cn = _take(cn, 1, back) if cn is not None else None
+        output = PackedSequence(layer_in, bs_t, packed.sorted_indices, packed.unsorted_indices)
         return (output, (hn, cn)) if lstm else (output, hn)
 
     def extra_repr(self) -> str:

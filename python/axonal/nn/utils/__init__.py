@@ -1,7 +1,9 @@
-"""``axonal.nn.utils``: gradient clipping, weight penalties, parameter vectors."""
+"""``axonal.nn.utils``: gradient clipping, weight penalties, parameter vectors; ``rnn``:
+packed and padded variable-length sequences."""
 
 from __future__ import annotations
 
+from . import rnn
 from .clip_grad import (
     clip_grad_norm_,
     clip_grad_value_,
@@ -20,4 +22,5 @@ __all__ = [
     "l2_penalty",
     "parameters_to_vector",
     "vector_to_parameters",
+    "rnn",
 ]
