@@ -171,14 +171,23 @@ def test_packed_sequence_helpers_and_errors(rng):
     assert p.to(axonal.float32).data.dtype == axonal.float32 and not p.is_cuda
     with pytest.raises(RuntimeError, match="sorted in decreasing order"):
         pack_padded_sequence(x, [2, 4, 1])
-    with pytest.raises(ValueError, match="every length must be > 0"):
+    with pytest.raises(RuntimeError, match="every length must be > 0"):  # torch's type
         pack_padded_sequence(x, [4, 0, 1])
     with pytest.raises(ValueError, match="exceeds the 4 padded steps"):
         pack_padded_sequence(x, [5, 2, 1])
-    with pytest.raises(ValueError, match="expected 3 lengths"):
+    with pytest.raises(RuntimeError, match="expected 3 lengths"):
         pack_padded_sequence(x, [4, 2])
+    with pytest.raises(ValueError, match="whole numbers"):
+        pack_padded_sequence(x, [4.5, 2, 1])
+    assert pack_padded_sequence(x, [4.0, 2.0, 1.0]).batch_sizes.numpy().tolist() == [3, 2, 1, 1]
     with pytest.raises(ValueError, match="total_length 3 is shorter"):
         pad_packed_sequence(p, total_length=3)
+    with pytest.raises(TypeError, match="total_length must be an int"):
+        pad_packed_sequence(p, total_length=5.0)
+    mixed = pad_sequence(
+        [axonal.zeros(2, dtype=axonal.float32), axonal.zeros(3, dtype=axonal.float64)]
+    )
+    assert mixed.dtype == axonal.float32  # the first sequence's dtype, as torch
     with pytest.raises(ValueError, match="one trailing shape"):
         pad_sequence([axonal.zeros(2, 3), axonal.zeros(2, 4)])
     with pytest.raises(ValueError, match=r"packed data must be \(steps, input_size=5\)"):

@@ -295,7 +295,7 @@ class RNNBase(Module):
             h0 = _take(h0, 1, order)
             c0 = _take(c0, 1, order) if c0 is not None else None
         offsets = np.concatenate([[0], np.cumsum(bs)])
-        spans = []  # (first step, steps, running rows, packed offset)
+        spans = []  # (first step, steps, running rows, packed offset): contiguous blocks
         t = 0
         while t < len(bs):
             u = t
@@ -318,9 +318,13 @@ class RNNBase(Module):
                 else:
                     xproj = F.linear(layer_in, w_ih, b_ih)
                 h, c = h0[idx], (c0[idx] if lstm else None)
+                # the spans' blocks in one op (its backward is one cat, not one zero-filled
+                # array of the whole projection per slice)
+                blocks = ops.split(xproj, [n_steps * b for _, n_steps, b, _ in spans], 0)
                 pieces: dict = {}
-                for t0, n_steps, b, off in reversed(spans) if d else spans:
-                    xs = xproj[off : off + n_steps * b].reshape(n_steps, b, xproj.shape[1])
+                for k in range(len(spans) - 1, -1, -1) if d else range(len(spans)):
+                    t0, n_steps, b, _ = spans[k]
+                    xs = blocks[k].reshape(n_steps, b, xproj.shape[1])
                     out, hb, cb = self._run(idx, xs, h[:b], c[:b] if lstm else None, d == 1, cpu)
                     pieces[t0] = out.reshape(n_steps * b, out.shape[2])
                     h = hb if b == batch else ops.cat([hb, h[b:]], 0)

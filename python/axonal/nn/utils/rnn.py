@@ -93,16 +93,25 @@ def _take(x: Tensor, dim: int, index: np.ndarray) -> Tensor:
 
 
 def _lengths(op: str, lengths: Any, batch: int, steps: int) -> np.ndarray:
+    """Lengths as int64: integers, or floats with whole values (torch truncates other floats;
+    here they are an error). Errors of count and sign are RuntimeErrors, as in torch."""
     if isinstance(lengths, Tensor):
         lengths = lengths.numpy()
+    elif hasattr(lengths, "numpy") and hasattr(lengths, "dtype"):  # e.g. a torch tensor
+        lengths = lengths.numpy()
     a = np.asarray(lengths)
-    if a.ndim != 1 or (a.size and a.dtype.kind not in "iu"):
+    if a.ndim != 1 or (a.size and a.dtype.kind not in "iuf"):
         raise ValueError(f"{op}: lengths must be a 1-D sequence of ints, got {a.dtype} {a.shape}")
+    if a.dtype.kind == "f":
+        if not np.all(np.isfinite(a)) or np.any(a != np.round(a)):
+            raise ValueError(f"{op}: lengths must be whole numbers, got {a.tolist()}")
     a = a.astype(np.int64)
     if a.shape[0] != batch:
-        raise ValueError(f"{op}: expected {batch} lengths (one per batch entry), got {a.shape[0]}")
+        raise RuntimeError(
+            f"{op}: expected {batch} lengths (one per batch entry), got {a.shape[0]}"
+        )
     if batch and a.min() <= 0:
-        raise ValueError(f"{op}: every length must be > 0, got {a.tolist()}")
+        raise RuntimeError(f"{op}: every length must be > 0, got {a.tolist()}")
     if batch and a.max() > steps:
         raise ValueError(f"{op}: a length of {a.max()} exceeds the {steps} padded steps")
     return a
@@ -133,6 +142,8 @@ def pad_sequence(
     longest = max(s.shape[0] for s in seqs)
     rows = []
     for s in seqs:
+        if s.dtype != seqs[0].dtype:  # torch: the first sequence's dtype
+            s = s.to(seqs[0].dtype)
         gap = longest - s.shape[0]
         if gap:
             pad = full((gap, *s.shape[1:]), padding_value, dtype=s.dtype, device=s.device)
@@ -189,6 +200,8 @@ def pad_packed_sequence(
     data, bs = sequence.data, sequence.batch_sizes.numpy()
     steps, batch = len(bs), int(bs[0]) if len(bs) else 0
     if total_length is not None:
+        if isinstance(total_length, bool) or not isinstance(total_length, (int, np.integer)):
+            raise TypeError(f"{op}: total_length must be an int, got {total_length!r}")
         if total_length < steps:
             raise ValueError(
                 f"{op}: total_length {total_length} is shorter than the longest sequence "
