@@ -212,30 +212,10 @@ class RNNBase(Module):
             outs = []
             for d in range(dirs):
                 idx = layer * dirs + d
-                w_ih, w_hh, b_ih, b_hh, w_hr = self._params(idx)
-                if lstm and w_hr is None and _cpu_kernel(layer_in._data, w_ih._data, h0._data):
-                    # the whole sequence in one op (NumPy arrays, C++ GEMM and cell kernels)
-                    # both biases added once per gate (4H values), not to every step's row
-                    bias = b_ih if b_hh is None else (b_hh if b_ih is None else b_ih + b_hh)
-                    xproj = F.linear(layer_in, w_ih, bias)
-                    out, h, c = LSTMSequence.apply(xproj, h0[idx], c0[idx], w_hh, d == 1)
-                    outs.append(out)
-                    h_n.append(h)
-                    c_n.append(c)
-                    continue
-                if self.mode == "GRU" and _cpu_kernel(layer_in._data, w_ih._data, h0._data):
-                    xproj = F.linear(layer_in, w_ih, b_ih)
-                    out, h = GRUSequence.apply(xproj, h0[idx], w_hh, b_hh, d == 1)
-                    outs.append(out)
-                    h_n.append(h)
-                    continue
-                xs = ops.unbind(F.linear(layer_in, w_ih, b_ih), 0)  # one GEMM for all steps
-                h, c = h0[idx], (c0[idx] if lstm else None)
-                seq: list = [None] * steps
-                for t in range(steps - 1, -1, -1) if d else range(steps):
-                    h, c = _step(self.mode, xs[t], h, c, w_hh, b_hh, w_hr)
-                    seq[t] = h
-                outs.append(ops.stack(seq, 0))
+                cpu = _cpu_kernel(layer_in._data, self._params(idx)[0]._data, h0._data)
+                xproj = self._project(idx, layer_in, cpu)  # one GEMM for all steps
+                out, h, c = self._run(idx, xproj, h0[idx], c0[idx] if lstm else None, d == 1, cpu)
+                outs.append(out)
                 h_n.append(h)
                 if lstm:
                     c_n.append(c)
@@ -252,9 +232,20 @@ class RNNBase(Module):
             output = output.transpose(0, 1)
         return (output, (hn, cn)) if lstm else (output, hn)
 
+    def _project(self, idx: int, x: Tensor, cpu: bool) -> Tensor:
+        """The input projection of every step, x W_ih^T + b_ih (one GEMM); with b_hh too where
+        the C++ LSTM sequence runs (both biases added once per gate, not to every step's row)."""
+        w_ih, _, b_ih, b_hh, w_hr = self._params(idx)
+        if self.mode == "LSTM" and w_hr is None and cpu:
+            return F.linear(
+                x, w_ih, b_ih if b_hh is None else (b_hh if b_ih is None else b_ih + b_hh)
+            )
+        return F.linear(x, w_ih, b_ih)
+
     def _run(self, idx: int, xs: Tensor, h: Tensor, c: Optional[Tensor], reverse: bool, cpu: bool):
-        """One direction of one layer over xs (steps, batch, gates * H), the input projection
-        without (generic path) or with (C++ LSTM) b_hh: (out (steps, batch, H_out), h, c)."""
+        """One direction of one layer over xs (steps, batch, gates * H), from _project: the
+        whole sequence in one op where the C++ kernels apply (NumPy arrays: LSTM without
+        projection, GRU), else step by step: (out (steps, batch, H_out), h, c)."""
         w_ih, w_hh, b_ih, b_hh, w_hr = self._params(idx)
         if self.mode == "LSTM" and w_hr is None and cpu:
             return LSTMSequence.apply(xs, h, c, w_hh, reverse)
@@ -310,13 +301,8 @@ class RNNBase(Module):
             outs = []
             for d in range(dirs):
                 idx = layer * dirs + d
-                w_ih, w_hh, b_ih, b_hh, w_hr = self._params(idx)
-                cpu = _cpu_kernel(layer_in._data, w_ih._data, h0._data)
-                if lstm and w_hr is None and cpu:  # the C++ sequence takes both biases here
-                    bias = b_ih if b_hh is None else (b_hh if b_ih is None else b_ih + b_hh)
-                    xproj = F.linear(layer_in, w_ih, bias)
-                else:
-                    xproj = F.linear(layer_in, w_ih, b_ih)
+                cpu = _cpu_kernel(layer_in._data, self._params(idx)[0]._data, h0._data)
+                xproj = self._project(idx, layer_in, cpu)
                 h, c = h0[idx], (c0[idx] if lstm else None)
                 # the spans' blocks in one op (its backward is one cat, not one zero-filled
                 # array of the whole projection per slice)
