@@ -843,9 +843,25 @@ py::array matrix_like_3d(const py::object& o, const char* op, const char* name, 
 }
 
 // One LSTM layer and direction over a sequence (the recurrence in C++; see lstm_cell.h).
+// lengths (None or N int64, non-increasing, 1 .. L) -> row n runs its own steps only (see
+// lstm_cell.h); the result then has a 4th entry, the time-ordered output (zero past each length).
+std::vector<index_t> lengths_arg(const py::object& obj, index_t L, index_t N, const char* op) {
+  std::vector<index_t> v;
+  if (obj.is_none()) return v;
+  py::array_t<std::int64_t, py::array::c_style | py::array::forcecast> a(obj);
+  AX_CHECK(a.ndim() == 1 && a.shape(0) == N, op, ": lengths must have shape (", N, ",), got ",
+           shape_str(a));
+  v.assign(a.data(), a.data() + N);
+  for (index_t n = 0; n < N; ++n) {
+    AX_CHECK(v[n] >= 1 && v[n] <= L, op, ": lengths must be in 1 .. ", L, ", got ", v[n]);
+    AX_CHECK(n == 0 || v[n] <= v[n - 1], op, ": lengths must be non-increasing");
+  }
+  return v;
+}
+
 py::tuple lstm_sequence_forward_py(const py::object& xproj_obj, const py::object& h0_obj,
-                                   const py::object& c0_obj, const py::object& wt_obj,
-                                   bool reverse) {
+                                   const py::object& c0_obj, const py::object& wt_obj, bool reverse,
+                                   const py::object& lengths_obj) {
   const char* op = "lstm_sequence";
   py::array xproj = as_array(xproj_obj, op, "xproj");
   const DType dt = dtype_of(xproj, op, "xproj");
@@ -856,6 +872,7 @@ py::tuple lstm_sequence_forward_py(const py::object& xproj_obj, const py::object
   py::array h0 = matrix_arg(h0_obj, op, "h0", dt, N, H);
   py::array c0 = matrix_arg(c0_obj, op, "c0", dt, N, H);
   py::array wt = matrix_arg(wt_obj, op, "w_hh^T", dt, H, 4 * H);
+  const std::vector<index_t> lens = lengths_arg(lengths_obj, L, N, op);
   const int nt = axonal::get_num_threads();
   auto run = [&](auto tag) -> py::tuple {
     using T = decltype(tag);
@@ -866,11 +883,16 @@ py::tuple lstm_sequence_forward_py(const py::object& xproj_obj, const py::object
     std::copy(cptr<T>(h0), cptr<T>(h0) + N * H, hp);
     std::copy(cptr<T>(c0), cptr<T>(c0) + N * H, cp);
     const T *xp = cptr<T>(xproj), *wp = cptr<T>(wt);
+    py::array_t<T> out(std::vector<py::ssize_t>{lens.empty() ? 0 : L, N, H});
+    T* op_ = lens.empty() ? nullptr : out.mutable_data();
+    if (op_) std::fill(op_, op_ + L * N * H, T(0));
     {
       py::gil_scoped_release rel;
-      axonal::lstm_sequence_forward<T>(L, N, H, xp, wp, reverse, hp, cp, ap, nt);
+      axonal::lstm_sequence_forward<T>(L, N, H, xp, wp, reverse, hp, cp, ap, nt,
+                                       lens.empty() ? nullptr : lens.data(), op_);
     }
-    return py::make_tuple(hs, cs, acts);
+    if (lens.empty()) return py::make_tuple(hs, cs, acts);
+    return py::make_tuple(hs, cs, acts, out);
   };
   return dt == DType::f32 ? run(float{}) : run(double{});
 }
@@ -957,7 +979,8 @@ py::tuple gru_sequence_backward_py(const py::object& dout_obj, const py::object&
 py::tuple lstm_sequence_backward_py(const py::object& dout_obj, const py::object& dhn_obj,
                                     const py::object& dcn_obj, const py::object& hs_obj,
                                     const py::object& cs_obj, const py::object& acts_obj,
-                                    const py::object& w_obj, bool reverse) {
+                                    const py::object& w_obj, bool reverse,
+                                    const py::object& lengths_obj) {
   const char* op = "lstm_sequence_backward";
   py::array acts = as_array(acts_obj, op, "acts");
   const DType dt = dtype_of(acts, op, "acts");
@@ -971,6 +994,7 @@ py::tuple lstm_sequence_backward_py(const py::object& dout_obj, const py::object
   py::array dhn = matrix_arg(dhn_obj, op, "grad_h_n", dt, N, H);
   py::array dcn = matrix_arg(dcn_obj, op, "grad_c_n", dt, N, H);
   py::array w = matrix_arg(w_obj, op, "w_hh", dt, 4 * H, H);
+  const std::vector<index_t> lens = lengths_arg(lengths_obj, L, N, op);
   const int nt = axonal::get_num_threads();
   auto run = [&](auto tag) -> py::tuple {
     using T = decltype(tag);
@@ -984,7 +1008,7 @@ py::tuple lstm_sequence_backward_py(const py::object& dout_obj, const py::object
     {
       py::gil_scoped_release rel;
       axonal::lstm_sequence_backward<T>(L, N, H, dop, dhp, dcp, hp, cp, ap, wp, reverse, dxp, dh0p,
-                                        dc0p, dwp, nt);
+                                        dc0p, dwp, nt, lens.empty() ? nullptr : lens.data());
     }
     return py::make_tuple(dx, dh0, dc0, dw);
   };
@@ -1144,7 +1168,10 @@ void register_conv_bindings(py::module_& m) {
         py::arg("scale") = 1.0, "Gradient of attention_forward -> (dq, dk, dv).");
   m.def("lstm_sequence_forward", &lstm_sequence_forward_py, py::arg("xproj"), py::arg("h0"),
         py::arg("c0"), py::arg("w_hh_t"), py::arg("reverse") = false,
-        "One LSTM layer and direction over a sequence -> (hs (L+1, N, H), cs, acts (L, N, 4H)).");
+        py::arg("lengths") = py::none(),
+        "One LSTM layer and direction over a sequence -> (hs (L+1, N, H), cs, acts (L, N, 4H)); "
+        "with lengths (non-increasing) each row runs its own steps and a 4th entry is the "
+        "time-ordered output.");
   m.def("gru_sequence_forward", &gru_sequence_forward_py, py::arg("xproj"), py::arg("h0"),
         py::arg("w_hh_t"), py::arg("b_hh") = py::none(), py::arg("reverse") = false,
         "One GRU layer and direction over a sequence -> (hs (L+1, N, H), rz (L, N, 2H), n, gh_n).");
@@ -1154,6 +1181,6 @@ void register_conv_bindings(py::module_& m) {
         "Backpropagation through time of gru_sequence_forward -> (dxproj, dh0, dw_hh, db_hh).");
   m.def("lstm_sequence_backward", &lstm_sequence_backward_py, py::arg("grad_output"),
         py::arg("grad_h_n"), py::arg("grad_c_n"), py::arg("hs"), py::arg("cs"), py::arg("acts"),
-        py::arg("w_hh"), py::arg("reverse") = false,
+        py::arg("w_hh"), py::arg("reverse") = false, py::arg("lengths") = py::none(),
         "Backpropagation through time of lstm_sequence_forward -> (dxproj, dh0, dc0, dw_hh).");
 }

@@ -102,8 +102,43 @@ inline int sequence_threads(index_t N, int num_threads) {
 
 template <typename T>
 void lstm_sequence_forward(index_t L, index_t N, index_t H, const T* xproj, const T* wt,
-                           bool reverse, T* hs, T* cs, T* acts, int num_threads) {
+                           bool reverse, T* hs, T* cs, T* acts, int num_threads,
+                           const index_t* lengths, T* out) {
   const index_t G = 4 * H, NH = N * H, NG = N * G;
+  if (lengths) {  // row n runs lens[n] steps (non-increasing lengths: the running rows of a
+                  // slab are a prefix of it); finished rows carry their state forward
+    parallel_chunks(N, sequence_threads(N, num_threads), [&](index_t n0, index_t n1) {
+      const index_t m = n1 - n0;
+      std::vector<T> gates(static_cast<std::size_t>(m * G));
+      for (index_t s = 0; s < L; ++s) {
+        index_t ms = 0;
+        while (ms < m && lengths[n0 + ms] > s) ++ms;
+        for (index_t r = 0; r < ms; ++r) {
+          const index_t t = reverse ? lengths[n0 + r] - 1 - s : s;
+          const T* xp = xproj + t * NG + (n0 + r) * G;
+          std::copy(xp, xp + G, gates.begin() + r * G);
+        }
+        if (ms > 0) {
+          gemm<T>(false, false, ms, G, H, T(1), hs + s * NH + n0 * H, H, wt, G, T(1), gates.data(),
+                  G, 1);
+          lstm_cell_forward<T>(ms, H, gates.data(), cs + s * NH + n0 * H, acts + s * NG + n0 * G,
+                               cs + (s + 1) * NH + n0 * H, hs + (s + 1) * NH + n0 * H, 1);
+        }
+        for (index_t r = ms; r < m; ++r) {  // finished: same state, no activations
+          const index_t o = (n0 + r) * H;
+          std::copy(hs + s * NH + o, hs + s * NH + o + H, hs + (s + 1) * NH + o);
+          std::copy(cs + s * NH + o, cs + s * NH + o + H, cs + (s + 1) * NH + o);
+          std::fill(acts + s * NG + (n0 + r) * G, acts + s * NG + (n0 + r + 1) * G, T(0));
+        }
+        for (index_t r = 0; r < ms; ++r) {  // time-ordered output
+          const index_t t = reverse ? lengths[n0 + r] - 1 - s : s;
+          const T* h = hs + (s + 1) * NH + (n0 + r) * H;
+          std::copy(h, h + H, out + t * NH + (n0 + r) * H);
+        }
+      }
+    });
+    return;
+  }
   parallel_chunks(N, sequence_threads(N, num_threads), [&](index_t n0, index_t n1) {
     const index_t m = n1 - n0;
     std::vector<T> gates(static_cast<std::size_t>(m * G));
@@ -122,9 +157,41 @@ void lstm_sequence_forward(index_t L, index_t N, index_t H, const T* xproj, cons
 template <typename T>
 void lstm_sequence_backward(index_t L, index_t N, index_t H, const T* dout, const T* dhn,
                             const T* dcn, const T* hs, const T* cs, const T* acts, const T* w,
-                            bool reverse, T* dxproj, T* dh0, T* dc0, T* dw, int num_threads) {
+                            bool reverse, T* dxproj, T* dh0, T* dc0, T* dw, int num_threads,
+                            const index_t* lengths) {
   const index_t G = 4 * H, NH = N * H, NG = N * G;
-  std::vector<T> dgs(static_cast<std::size_t>(L * NG));  // processing order
+  std::vector<T> dgs(static_cast<std::size_t>(L * NG));  // processing order (zeros)
+  if (lengths) {  // as the forward: row n's steps only; finished rows pass dh, dc through
+    std::fill(dxproj, dxproj + L * NG, T(0));
+    parallel_chunks(N, sequence_threads(N, num_threads), [&](index_t n0, index_t n1) {
+      const index_t m = n1 - n0;
+      std::vector<T> dh(dhn + n0 * H, dhn + n1 * H), dc(dcn + n0 * H, dcn + n1 * H);
+      std::vector<T> dct(static_cast<std::size_t>(m * H));
+      for (index_t s = L - 1; s >= 0; --s) {
+        index_t ms = 0;
+        while (ms < m && lengths[n0 + ms] > s) ++ms;
+        if (ms == 0) continue;
+        for (index_t r = 0; r < ms; ++r) {
+          const index_t t = reverse ? lengths[n0 + r] - 1 - s : s;
+          const T* dt = dout + t * NH + (n0 + r) * H;
+          for (index_t j = 0; j < H; ++j) dh[r * H + j] += dt[j];
+        }
+        T* dg = dgs.data() + s * NG + n0 * G;
+        lstm_cell_backward<T>(ms, H, dh.data(), dc.data(), acts + s * NG + n0 * G,
+                              cs + s * NH + n0 * H, cs + (s + 1) * NH + n0 * H, dg, dct.data(), 1);
+        std::copy(dct.begin(), dct.begin() + ms * H, dc.begin());
+        gemm<T>(false, false, ms, H, G, T(1), dg, G, w, H, T(0), dh.data(), H, 1);
+        for (index_t r = 0; r < ms; ++r) {
+          const index_t t = reverse ? lengths[n0 + r] - 1 - s : s;
+          std::copy(dg + r * G, dg + (r + 1) * G, dxproj + t * NG + (n0 + r) * G);
+        }
+      }
+      std::copy(dh.begin(), dh.end(), dh0 + n0 * H);
+      std::copy(dc.begin(), dc.end(), dc0 + n0 * H);
+    });
+    gemm<T>(true, false, G, H, L * N, T(1), dgs.data(), G, hs, H, T(0), dw, H, num_threads);
+    return;
+  }
   parallel_chunks(N, sequence_threads(N, num_threads), [&](index_t n0, index_t n1) {
     const index_t m = n1 - n0, mh = m * H, mg = m * G;
     std::vector<T> dh(dhn + n0 * H, dhn + n1 * H), dc(dcn + n0 * H, dcn + n1 * H);
@@ -255,17 +322,20 @@ template void gru_sequence_forward<double>(index_t, index_t, index_t, const doub
                                            int);
 
 template void lstm_sequence_forward<float>(index_t, index_t, index_t, const float*, const float*,
-                                           bool, float*, float*, float*, int);
+                                           bool, float*, float*, float*, int, const index_t*,
+                                           float*);
 template void lstm_sequence_forward<double>(index_t, index_t, index_t, const double*, const double*,
-                                            bool, double*, double*, double*, int);
+                                            bool, double*, double*, double*, int, const index_t*,
+                                            double*);
 template void lstm_sequence_backward<float>(index_t, index_t, index_t, const float*, const float*,
                                             const float*, const float*, const float*, const float*,
-                                            const float*, bool, float*, float*, float*, float*,
-                                            int);
+                                            const float*, bool, float*, float*, float*, float*, int,
+                                            const index_t*);
 template void lstm_sequence_backward<double>(index_t, index_t, index_t, const double*,
                                              const double*, const double*, const double*,
                                              const double*, const double*, const double*, bool,
-                                             double*, double*, double*, double*, int);
+                                             double*, double*, double*, double*, int,
+                                             const index_t*);
 
 template void lstm_cell_forward<float>(index_t, index_t, const float*, const float*, float*, float*,
                                        float*, int);

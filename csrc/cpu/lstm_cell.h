@@ -27,17 +27,25 @@ void lstm_cell_backward(index_t N, index_t H, const T* dh, const T* dc, const T*
 // t = s, or L-1-s when reverse): gates = xproj[t] + h_s wt (wt = W_hh^T, (H, 4H)), then the cell.
 //   xproj: (L, N, 4H), hs: (L+1, N, H) and cs: (L+1, N, H) with hs[0], cs[0] the initial state
 //   -> hs[1..L], cs[1..L], acts: (L, N, 4H)
+// With lengths (N, non-increasing, each 1 .. L): row n runs its first lengths[n] steps only
+// (reverse: from time lengths[n] - 1 down to 0), its state carried unchanged through the
+// remaining steps (hs[L], cs[L] its final state; acts zero there), and out (L, N, H) receives
+// each row's h in time order (untouched at t >= lengths[n]).
 template <typename T>
 void lstm_sequence_forward(index_t L, index_t N, index_t H, const T* xproj, const T* wt,
-                           bool reverse, T* hs, T* cs, T* acts, int num_threads);
+                           bool reverse, T* hs, T* cs, T* acts, int num_threads,
+                           const index_t* lengths = nullptr, T* out = nullptr);
 
 // Backpropagation through time from dout: (L, N, H) (time order), dh_n, dc_n: (N, H) and the
 // forward's hs, cs, acts; w = W_hh (4H, H) -> dxproj: (L, N, 4H) (time order), dh0, dc0: (N, H),
 // dw: (4H, H) (the gradient of W_hh, one GEMM over all steps).
+// (lengths as the forward's: dout read and dxproj written at each row's own steps only,
+// dxproj zero elsewhere.)
 template <typename T>
 void lstm_sequence_backward(index_t L, index_t N, index_t H, const T* dout, const T* dhn,
                             const T* dcn, const T* hs, const T* cs, const T* acts, const T* w,
-                            bool reverse, T* dxproj, T* dh0, T* dc0, T* dw, int num_threads);
+                            bool reverse, T* dxproj, T* dh0, T* dc0, T* dw, int num_threads,
+                            const index_t* lengths = nullptr);
 
 // One GRU layer and direction over a whole sequence (PyTorch's gate order r, z, n; steps in
 // processing order as above): gh = h_s wt + b_hh (wt = W_hh^T, (H, 3H); b_hh (3H) or null),

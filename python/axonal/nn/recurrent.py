@@ -30,7 +30,7 @@ from . import functional as F
 from . import init
 from .module import Module
 from .parameter import Parameter
-from .utils.rnn import PackedSequence, _take
+from .utils.rnn import PackedSequence, _rows_at, _rows_into, _take
 
 __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
 
@@ -295,6 +295,10 @@ class RNNBase(Module):
             spans.append((t, u - t, int(bs[t]), int(offsets[t])))
             t = u
         dirs = 2 if self.bidirectional else 1
+        # the C++ LSTM sequence runs each row over its own steps: padded in, packed back out
+        steps = len(bs)
+        lens = np.array([(bs > i).sum() for i in range(batch)], dtype=np.int64)
+        flat = np.concatenate([t * batch + np.arange(b) for t, b in enumerate(bs)])
         layer_in = data
         h_n, c_n = [], []
         for layer in range(self.num_layers):
@@ -303,6 +307,16 @@ class RNNBase(Module):
                 idx = layer * dirs + d
                 cpu = _cpu_kernel(layer_in._data, self._params(idx)[0]._data, h0._data)
                 xproj = self._project(idx, layer_in, cpu)
+                if lstm and cpu and self._params(idx)[4] is None:
+                    xs = _rows_into(xproj, steps * batch, flat)  # zeros past the ends
+                    xs = xs.reshape(steps, batch, xproj.shape[1])
+                    out, h, c = LSTMSequence.apply(
+                        xs, h0[idx], c0[idx], self._params(idx)[1], d == 1, lens
+                    )
+                    outs.append(_rows_at(out.reshape(steps * batch, out.shape[2]), flat))
+                    h_n.append(h)
+                    c_n.append(c)
+                    continue
                 h, c = h0[idx], (c0[idx] if lstm else None)
                 # the spans' blocks in one op (its backward is one cat, not one zero-filled
                 # array of the whole projection per slice)

@@ -111,27 +111,37 @@ class GRUCellPointwise(Function):
 
 class LSTMSequence(Function):
     """One LSTM layer and direction over a whole sequence, on NumPy float32/float64 arrays:
-    (xproj (L, N, 4H) = x W_ih^T + b_ih + b_hh, h0 (N, H), c0 (N, H), w_hh (4H, H), reverse)
-    -> (out (L, N, H), h_n, c_n). The recurrence runs in C++ (``_cpu.lstm_sequence_forward``:
+    (xproj (L, N, 4H) = x W_ih^T + b_ih + b_hh, h0 (N, H), c0 (N, H), w_hh (4H, H), reverse,
+    lengths: (N,) non-increasing step counts of packed sequences, given only for them: each row
+    then runs its own steps, its output zero past them) -> (out (L, N, H), h_n, c_n). The
+    recurrence runs in C++ (``_cpu.lstm_sequence_forward``:
     per step one GEMM into a copy of xproj[t] and one cell-kernel call); the backward runs
     backpropagation through time there too and forms the gradient of w_hh as one GEMM over all
     steps, without a graph node per step."""
 
     @staticmethod
-    def forward(ctx: Any, xproj: Any, h0: Any, c0: Any, w_hh: Any, reverse: bool) -> tuple:
+    def forward(
+        ctx: Any, xproj: Any, h0: Any, c0: Any, w_hh: Any, reverse: bool, lengths: Any = None
+    ) -> tuple:
         L = xproj.shape[0]
         wt = np.ascontiguousarray(w_hh.T)  # (H, 4H): the steps' GEMMs read it as is
-        hs, cs, acts = _cpu.lstm_sequence_forward(xproj, h0, c0, wt, reverse)
-        out = hs[:0:-1] if reverse else hs[1:]  # processing order -> time order
+        ctx.reverse, ctx.lengths = reverse, lengths
+        if lengths is not None:  # row n runs its first lengths[n] steps (packed sequences)
+            hs, cs, acts, out = _cpu.lstm_sequence_forward(xproj, h0, c0, wt, reverse, lengths)
+        else:
+            hs, cs, acts = _cpu.lstm_sequence_forward(xproj, h0, c0, wt, reverse)
+            out = np.ascontiguousarray(hs[:0:-1] if reverse else hs[1:])  # -> time order
         ctx.save_for_backward(hs, cs, acts, w_hh.copy())
-        ctx.reverse = reverse
-        return np.ascontiguousarray(out), hs[L].copy(), cs[L].copy()
+        return out, hs[L].copy(), cs[L].copy()
 
     @staticmethod
     def backward(ctx: Any, dout: Any, dhn: Any, dcn: Any) -> tuple:
         hs, cs, acts, w = ctx.saved_tensors
-        dx, dh0, dc0, dw = _cpu.lstm_sequence_backward(dout, dhn, dcn, hs, cs, acts, w, ctx.reverse)
-        return dx, dh0, dc0, dw, None
+        dx, dh0, dc0, dw = _cpu.lstm_sequence_backward(
+            dout, dhn, dcn, hs, cs, acts, w, ctx.reverse, ctx.lengths
+        )
+        # one gradient per argument given (lengths is passed only for packed sequences)
+        return (dx, dh0, dc0, dw, None) + (() if ctx.lengths is None else (None,))
 
 
 class GRUSequence(Function):

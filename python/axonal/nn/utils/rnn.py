@@ -20,8 +20,10 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from ... import ops
+from ...autograd.function import Function
+from ...ops._util import xp_of
 from ...ops.creation import full, to_device_array
-from ...ops.indexing import IndexSelect
+from ...ops.indexing import IndexAdd, IndexSelect
 from ...tensor import Tensor
 
 __all__ = [
@@ -90,6 +92,41 @@ def _index_tensor(op: str, name: str, v: Any) -> Tensor:
 def _take(x: Tensor, dim: int, index: np.ndarray) -> Tensor:
     """x's entries at ``index`` (host int64) along dim, differentiable, on x's device."""
     return IndexSelect.apply(x, dim, to_device_array(np.asarray(index, dtype=np.int64), x.device))
+
+
+class _RowsAt(Function):
+    """x[idx] for distinct row indices idx: the backward places the rows back by assignment
+    (no scatter-add over repeated indices)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Any, idx: Any) -> Any:
+        ctx.idx, ctx.rows = idx, x.shape[0]
+        return x[idx]
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> tuple:
+        out = xp_of(g).zeros((ctx.rows, *g.shape[1:]), g.dtype)
+        out[ctx.idx] = g
+        return out, None
+
+
+def _rows_at(x: Tensor, index: np.ndarray) -> Tensor:
+    """Rows ``index`` (distinct, host int64) of x, differentiable."""
+    return _RowsAt.apply(x, to_device_array(np.asarray(index, dtype=np.int64), x.device))
+
+
+def _rows_into(x: Tensor, rows: int, index: np.ndarray) -> Tensor:
+    """Zeros of ``rows`` rows with x's rows placed at ``index`` (distinct), differentiable (the
+    backward gathers)."""
+    idx = to_device_array(np.asarray(index, dtype=np.int64), x.device)
+    return IndexAdd.apply(x, (rows, *x.shape[1:]), idx, True)
+
+
+def _permute(x: Tensor, dim: int, order: np.ndarray) -> Tensor:
+    """x with its entries along dim reordered by the permutation ``order``."""
+    if dim == 0:
+        return _rows_at(x, order)
+    return _rows_at(x.transpose(0, dim), order).transpose(0, dim)
 
 
 def _lengths(op: str, lengths: Any, batch: int, steps: int) -> np.ndarray:
@@ -179,10 +216,10 @@ def pack_padded_sequence(
         order = np.argsort(-lens, kind="stable")
         sorted_indices = order
         lens = lens[order]
-        x = _take(x, 1, order)
+        x = _permute(x, 1, order)
     batch_sizes = np.array([(lens > t).sum() for t in range(int(lens[0]))], dtype=np.int64)
     flat = np.concatenate([t * batch + np.arange(b) for t, b in enumerate(batch_sizes)])
-    data = _take(x.reshape(steps * batch, *x.shape[2:]), 0, flat)
+    data = _rows_at(x.reshape(steps * batch, *x.shape[2:]), flat)
     return PackedSequence(data, batch_sizes, sorted_indices)
 
 
@@ -208,17 +245,17 @@ def pad_packed_sequence(
                 f"({steps} steps)"
             )
         steps = int(total_length)
-    offsets = np.concatenate([[0], np.cumsum(bs)])
-    where = np.full((steps, batch), data.shape[0], dtype=np.int64)  # the padding row
-    for t, b in enumerate(bs):
-        where[t, :b] = offsets[t] + np.arange(b)
-    pad = full((1, *data.shape[1:]), padding_value, dtype=data.dtype, device=data.device)
-    padded = _take(ops.cat([data, pad], 0), 0, where.reshape(-1))
+    flat = np.concatenate([t * batch + np.arange(b) for t, b in enumerate(bs)])
+    padded = _rows_into(data, steps * batch, flat)  # zeros past each sequence's end
+    if padding_value != 0:
+        fill = np.full((steps * batch,) + (1,) * (data.dim() - 1), padding_value)
+        fill[flat] = 0
+        padded = padded + Tensor(to_device_array(fill.astype(data._data.dtype), data.device))
     padded = padded.reshape(steps, batch, *data.shape[1:])
     lengths = np.array([(bs > i).sum() for i in range(batch)], dtype=np.int64)
     if sequence.unsorted_indices is not None:
         order = sequence.unsorted_indices.numpy()
-        padded = _take(padded, 1, order)
+        padded = _permute(padded, 1, order)
         lengths = lengths[order]
     if batch_first:
         padded = padded.transpose(0, 1)
