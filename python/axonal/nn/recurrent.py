@@ -30,7 +30,14 @@ from . import functional as F
 from . import init
 from .module import Module
 from .parameter import Parameter
-from .utils.rnn import PackedSequence, _rows_at, _rows_into, _take
+from .utils.rnn import (
+    PackedSequence,
+    _packed_positions,
+    _rows_at,
+    _rows_into,
+    _sorted_lengths,
+    _take,
+)
 
 __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
 
@@ -297,8 +304,7 @@ class RNNBase(Module):
         dirs = 2 if self.bidirectional else 1
         # the C++ LSTM sequence runs each row over its own steps: padded in, packed back out
         steps = len(bs)
-        lens = np.array([(bs > i).sum() for i in range(batch)], dtype=np.int64)
-        flat = np.concatenate([t * batch + np.arange(b) for t, b in enumerate(bs)])
+        lens, flat = _sorted_lengths(bs, batch), _packed_positions(bs, batch)
         layer_in = data
         h_n, c_n = [], []
         for layer in range(self.num_layers):

@@ -89,6 +89,16 @@ def _index_tensor(op: str, name: str, v: Any) -> Tensor:
     return Tensor(np.ascontiguousarray(a, dtype=np.int64))
 
 
+def _packed_positions(batch_sizes: np.ndarray, batch: int) -> np.ndarray:
+    """Where each packed row lies in the padded (steps * batch) layout, in packed order."""
+    return np.concatenate([t * batch + np.arange(b) for t, b in enumerate(batch_sizes)])
+
+
+def _sorted_lengths(batch_sizes: np.ndarray, batch: int) -> np.ndarray:
+    """Each sorted sequence's length (non-increasing) from the batch sizes."""
+    return np.array([(batch_sizes > i).sum() for i in range(batch)], dtype=np.int64)
+
+
 def _take(x: Tensor, dim: int, index: np.ndarray) -> Tensor:
     """x's entries at ``index`` (host int64) along dim, differentiable, on x's device."""
     return IndexSelect.apply(x, dim, to_device_array(np.asarray(index, dtype=np.int64), x.device))
@@ -218,7 +228,7 @@ def pack_padded_sequence(
         lens = lens[order]
         x = _permute(x, 1, order)
     batch_sizes = np.array([(lens > t).sum() for t in range(int(lens[0]))], dtype=np.int64)
-    flat = np.concatenate([t * batch + np.arange(b) for t, b in enumerate(batch_sizes)])
+    flat = _packed_positions(batch_sizes, batch)
     data = _rows_at(x.reshape(steps * batch, *x.shape[2:]), flat)
     return PackedSequence(data, batch_sizes, sorted_indices)
 
@@ -245,14 +255,14 @@ def pad_packed_sequence(
                 f"({steps} steps)"
             )
         steps = int(total_length)
-    flat = np.concatenate([t * batch + np.arange(b) for t, b in enumerate(bs)])
+    flat = _packed_positions(bs, batch)
     padded = _rows_into(data, steps * batch, flat)  # zeros past each sequence's end
     if padding_value != 0:
         fill = np.full((steps * batch,) + (1,) * (data.dim() - 1), padding_value)
         fill[flat] = 0
         padded = padded + Tensor(to_device_array(fill.astype(data._data.dtype), data.device))
     padded = padded.reshape(steps, batch, *data.shape[1:])
-    lengths = np.array([(bs > i).sum() for i in range(batch)], dtype=np.int64)
+    lengths = _sorted_lengths(bs, batch)
     if sequence.unsorted_indices is not None:
         order = sequence.unsorted_indices.numpy()
         padded = _permute(padded, 1, order)
