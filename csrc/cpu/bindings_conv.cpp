@@ -899,8 +899,8 @@ py::tuple lstm_sequence_forward_py(const py::object& xproj_obj, const py::object
 
 // One GRU layer and direction over a sequence (the recurrence in C++; see lstm_cell.h).
 py::tuple gru_sequence_forward_py(const py::object& xproj_obj, const py::object& h0_obj,
-                                  const py::object& wt_obj, const py::object& bhh_obj,
-                                  bool reverse) {
+                                  const py::object& wt_obj, const py::object& bhh_obj, bool reverse,
+                                  const py::object& lengths_obj) {
   const char* op = "gru_sequence";
   py::array xproj = as_array(xproj_obj, op, "xproj");
   const DType dt = dtype_of(xproj, op, "xproj");
@@ -920,10 +920,14 @@ py::tuple gru_sequence_forward_py(const py::object& xproj_obj, const py::object&
              ",), got ", shape_str(bhh));
     bhh = dense(bhh);
   }
+  const std::vector<index_t> lens = lengths_arg(lengths_obj, L, N, op);
   const int nt = axonal::get_num_threads();
   auto run = [&](auto tag) -> py::tuple {
     using T = decltype(tag);
     py::array_t<T> hs(std::vector<py::ssize_t>{L + 1, N, H});
+    py::array_t<T> out(std::vector<py::ssize_t>{lens.empty() ? 0 : L, N, H});
+    T* op_ = lens.empty() ? nullptr : out.mutable_data();
+    if (op_) std::fill(op_, op_ + L * N * H, T(0));
     py::array_t<T> rz(std::vector<py::ssize_t>{L, N, 2 * H});
     py::array_t<T> ns(std::vector<py::ssize_t>{L, N, H}), ghn(std::vector<py::ssize_t>{L, N, H});
     T* hp = hs.mutable_data();
@@ -933,9 +937,11 @@ py::tuple gru_sequence_forward_py(const py::object& xproj_obj, const py::object&
     T *rzp = rz.mutable_data(), *np_ = ns.mutable_data(), *gp = ghn.mutable_data();
     {
       py::gil_scoped_release rel;
-      axonal::gru_sequence_forward<T>(L, N, H, xp, wp, bp, reverse, hp, rzp, np_, gp, nt);
+      axonal::gru_sequence_forward<T>(L, N, H, xp, wp, bp, reverse, hp, rzp, np_, gp, nt,
+                                      lens.empty() ? nullptr : lens.data(), op_);
     }
-    return py::make_tuple(hs, rz, ns, ghn);
+    if (lens.empty()) return py::make_tuple(hs, rz, ns, ghn);
+    return py::make_tuple(hs, rz, ns, ghn, out);
   };
   return dt == DType::f32 ? run(float{}) : run(double{});
 }
@@ -943,7 +949,8 @@ py::tuple gru_sequence_forward_py(const py::object& xproj_obj, const py::object&
 py::tuple gru_sequence_backward_py(const py::object& dout_obj, const py::object& dhn_obj,
                                    const py::object& hs_obj, const py::object& rz_obj,
                                    const py::object& ns_obj, const py::object& ghn_obj,
-                                   const py::object& w_obj, bool reverse, bool bias) {
+                                   const py::object& w_obj, bool reverse, bool bias,
+                                   const py::object& lengths_obj) {
   const char* op = "gru_sequence_backward";
   py::array ns = as_array(ns_obj, op, "ns");
   const DType dt = dtype_of(ns, op, "ns");
@@ -956,6 +963,7 @@ py::tuple gru_sequence_backward_py(const py::object& dout_obj, const py::object&
   py::array ghn = matrix_like_3d(ghn_obj, op, "ghn", dt, L, N, H);
   py::array dhn = matrix_arg(dhn_obj, op, "grad_h_n", dt, N, H);
   py::array w = matrix_arg(w_obj, op, "w_hh", dt, 3 * H, H);
+  const std::vector<index_t> lens = lengths_arg(lengths_obj, L, N, op);
   const int nt = axonal::get_num_threads();
   auto run = [&](auto tag) -> py::tuple {
     using T = decltype(tag);
@@ -969,7 +977,7 @@ py::tuple gru_sequence_backward_py(const py::object& dout_obj, const py::object&
     {
       py::gil_scoped_release rel;
       axonal::gru_sequence_backward<T>(L, N, H, dop, dhp, hp, rp, np_, gp, wp, reverse, dxp, dh0p,
-                                       dwp, dbp, nt);
+                                       dwp, dbp, nt, lens.empty() ? nullptr : lens.data());
     }
     return py::make_tuple(dx, dh0, dw, bias ? py::object(db) : py::object(py::none()));
   };
@@ -1174,10 +1182,14 @@ void register_conv_bindings(py::module_& m) {
         "time-ordered output.");
   m.def("gru_sequence_forward", &gru_sequence_forward_py, py::arg("xproj"), py::arg("h0"),
         py::arg("w_hh_t"), py::arg("b_hh") = py::none(), py::arg("reverse") = false,
-        "One GRU layer and direction over a sequence -> (hs (L+1, N, H), rz (L, N, 2H), n, gh_n).");
+        py::arg("lengths") = py::none(),
+        "One GRU layer and direction over a sequence -> (hs (L+1, N, H), rz (L, N, 2H), n, gh_n); "
+        "with lengths (non-increasing) each row runs its own steps and a 5th entry is the "
+        "time-ordered output.");
   m.def("gru_sequence_backward", &gru_sequence_backward_py, py::arg("grad_output"),
         py::arg("grad_h_n"), py::arg("hs"), py::arg("rz"), py::arg("ns"), py::arg("ghn"),
         py::arg("w_hh"), py::arg("reverse") = false, py::arg("bias") = true,
+        py::arg("lengths") = py::none(),
         "Backpropagation through time of gru_sequence_forward -> (dxproj, dh0, dw_hh, db_hh).");
   m.def("lstm_sequence_backward", &lstm_sequence_backward_py, py::arg("grad_output"),
         py::arg("grad_h_n"), py::arg("grad_c_n"), py::arg("hs"), py::arg("cs"), py::arg("acts"),

@@ -242,9 +242,45 @@ void gru_cell_rows(index_t m, index_t H, const T* gi, const T* gh, const T* h, T
 
 template <typename T>
 void gru_sequence_forward(index_t L, index_t N, index_t H, const T* xproj, const T* wt,
-                          const T* bhh, bool reverse, T* hs, T* rz, T* ns, T* ghn,
-                          int num_threads) {
+                          const T* bhh, bool reverse, T* hs, T* rz, T* ns, T* ghn, int num_threads,
+                          const index_t* lengths, T* out) {
   const index_t G = 3 * H, NH = N * H, NG = N * G;
+  if (lengths) {  // as lstm_sequence_forward: each row its own steps (a prefix of the slab runs)
+    parallel_chunks(N, sequence_threads(N, num_threads), [&](index_t n0, index_t n1) {
+      const index_t m = n1 - n0;
+      std::vector<T> gh(static_cast<std::size_t>(m * G), T(0)), gi(gh.size());
+      for (index_t s = 0; s < L; ++s) {
+        index_t ms = 0;
+        while (ms < m && lengths[n0 + ms] > s) ++ms;
+        for (index_t r = 0; r < ms; ++r) {
+          const index_t t = reverse ? lengths[n0 + r] - 1 - s : s;
+          const T* xp = xproj + t * NG + (n0 + r) * G;
+          std::copy(xp, xp + G, gi.begin() + r * G);
+          if (bhh) std::copy(bhh, bhh + G, gh.begin() + r * G);
+        }
+        if (ms > 0) {
+          gemm<T>(false, false, ms, G, H, T(1), hs + s * NH + n0 * H, H, wt, G, bhh ? T(1) : T(0),
+                  gh.data(), G, 1);
+          gru_cell_rows<T>(ms, H, gi.data(), gh.data(), hs + s * NH + n0 * H,
+                           rz + s * 2 * NH + n0 * 2 * H, ns + s * NH + n0 * H,
+                           ghn + s * NH + n0 * H, hs + (s + 1) * NH + n0 * H);
+        }
+        for (index_t r = ms; r < m; ++r) {  // finished: same state, no activations
+          const index_t o = (n0 + r) * H;
+          std::copy(hs + s * NH + o, hs + s * NH + o + H, hs + (s + 1) * NH + o);
+          std::fill(rz + s * 2 * NH + 2 * o, rz + s * 2 * NH + 2 * o + 2 * H, T(0));
+          std::fill(ns + s * NH + o, ns + s * NH + o + H, T(0));
+          std::fill(ghn + s * NH + o, ghn + s * NH + o + H, T(0));
+        }
+        for (index_t r = 0; r < ms; ++r) {  // time-ordered output
+          const index_t t = reverse ? lengths[n0 + r] - 1 - s : s;
+          const T* h = hs + (s + 1) * NH + (n0 + r) * H;
+          std::copy(h, h + H, out + t * NH + (n0 + r) * H);
+        }
+      }
+    });
+    return;
+  }
   parallel_chunks(N, sequence_threads(N, num_threads), [&](index_t n0, index_t n1) {
     const index_t m = n1 - n0;
     std::vector<T> gh(static_cast<std::size_t>(m * G), T(0));
@@ -264,25 +300,33 @@ void gru_sequence_forward(index_t L, index_t N, index_t H, const T* xproj, const
 template <typename T>
 void gru_sequence_backward(index_t L, index_t N, index_t H, const T* dout, const T* dhn,
                            const T* hs, const T* rz, const T* ns, const T* ghn, const T* w,
-                           bool reverse, T* dxproj, T* dh0, T* dw, T* db, int num_threads) {
+                           bool reverse, T* dxproj, T* dh0, T* dw, T* db, int num_threads,
+                           const index_t* lengths) {
   const index_t G = 3 * H, NH = N * H, NG = N * G;
-  std::vector<T> dgh(static_cast<std::size_t>(L * NG));  // processing order
+  std::vector<T> dgh(static_cast<std::size_t>(L * NG));  // processing order (zeros)
+  if (lengths) std::fill(dxproj, dxproj + L * NG, T(0));
   parallel_chunks(N, sequence_threads(N, num_threads), [&](index_t n0, index_t n1) {
     const index_t m = n1 - n0;
     std::vector<T> dh(dhn + n0 * H, dhn + n1 * H), gz(static_cast<std::size_t>(m * H));
     for (index_t s = L - 1; s >= 0; --s) {
-      const index_t t = reverse ? L - 1 - s : s;
-      const T* dt = dout + t * NH + n0 * H;
+      index_t ms = m;  // rows still running at step s (all without lengths); the others pass
+      if (lengths) {   // dh through unchanged
+        ms = 0;
+        while (ms < m && lengths[n0 + ms] > s) ++ms;
+        if (ms == 0) continue;
+      }
       T* dg = dgh.data() + s * NG + n0 * G;
-      T* dx = dxproj + t * NG + n0 * G;
-      for (index_t r = 0; r < m; ++r) {
+      for (index_t r = 0; r < ms; ++r) {
+        const index_t t =
+            lengths ? (reverse ? lengths[n0 + r] - 1 - s : s) : (reverse ? L - 1 - s : s);
+        const T* dtr = dout + t * NH + (n0 + r) * H;
         const T* rzr = rz + s * 2 * NH + (n0 + r) * 2 * H;
         const T* nr = ns + s * NH + (n0 + r) * H;
         const T* gnr = ghn + s * NH + (n0 + r) * H;
         const T* hr = hs + s * NH + (n0 + r) * H;
-        T *dgr = dg + r * G, *dxr = dx + r * G;
+        T *dgr = dg + r * G, *dxr = dxproj + t * NG + (n0 + r) * G;
         for (index_t j = 0; j < H; ++j) {
-          const T g = dh[r * H + j] + dt[r * H + j];
+          const T g = dh[r * H + j] + dtr[j];
           const T rr = rzr[j], z = rzr[H + j], n = nr[j];
           const T dn = g * (T(1) - z) * (T(1) - n * n);
           const T dr = dn * gnr[j] * rr * (T(1) - rr);
@@ -292,9 +336,9 @@ void gru_sequence_backward(index_t L, index_t N, index_t H, const T* dout, const
           gz[r * H + j] = g * z;
         }
       }
-      // dh = g z + dgh_s W_hh
-      gemm<T>(false, false, m, H, G, T(1), dg, G, w, H, T(0), dh.data(), H, 1);
-      for (index_t i = 0; i < m * H; ++i) dh[i] += gz[i];
+      // dh = g z + dgh_s W_hh (the running rows)
+      gemm<T>(false, false, ms, H, G, T(1), dg, G, w, H, T(0), dh.data(), H, 1);
+      for (index_t i = 0; i < ms * H; ++i) dh[i] += gz[i];
     }
     std::copy(dh.begin(), dh.end(), dh0 + n0 * H);
   });
@@ -309,17 +353,19 @@ void gru_sequence_backward(index_t L, index_t N, index_t H, const T* dout, const
 
 template void gru_sequence_backward<float>(index_t, index_t, index_t, const float*, const float*,
                                            const float*, const float*, const float*, const float*,
-                                           const float*, bool, float*, float*, float*, float*, int);
+                                           const float*, bool, float*, float*, float*, float*, int,
+                                           const index_t*);
 template void gru_sequence_backward<double>(index_t, index_t, index_t, const double*, const double*,
                                             const double*, const double*, const double*,
                                             const double*, const double*, bool, double*, double*,
-                                            double*, double*, int);
+                                            double*, double*, int, const index_t*);
 
 template void gru_sequence_forward<float>(index_t, index_t, index_t, const float*, const float*,
-                                          const float*, bool, float*, float*, float*, float*, int);
+                                          const float*, bool, float*, float*, float*, float*, int,
+                                          const index_t*, float*);
 template void gru_sequence_forward<double>(index_t, index_t, index_t, const double*, const double*,
                                            const double*, bool, double*, double*, double*, double*,
-                                           int);
+                                           int, const index_t*, double*);
 
 template void lstm_sequence_forward<float>(index_t, index_t, index_t, const float*, const float*,
                                            bool, float*, float*, float*, int, const index_t*,

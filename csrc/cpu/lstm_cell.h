@@ -55,8 +55,10 @@ void lstm_sequence_backward(index_t L, index_t N, index_t H, const T* dout, cons
 //   xproj: (L, N, 3H), hs: (L+1, N, H) with hs[0] the initial state -> hs[1..L],
 //   rz: (L, N, 2H), ns: (L, N, H), ghn: (L, N, H) (gh_n: the backward needs it)
 template <typename T>
+// (lengths, out: as lstm_sequence_forward's; finished rows carry h, their rz / ns / ghn zero.)
 void gru_sequence_forward(index_t L, index_t N, index_t H, const T* xproj, const T* wt,
-                          const T* bhh, bool reverse, T* hs, T* rz, T* ns, T* ghn, int num_threads);
+                          const T* bhh, bool reverse, T* hs, T* rz, T* ns, T* ghn, int num_threads,
+                          const index_t* lengths = nullptr, T* out = nullptr);
 
 // Backpropagation through time of gru_sequence_forward from dout: (L, N, H) (time order), dh_n:
 // (N, H) and the forward's hs, rz, ns, ghn; w = W_hh (3H, H) -> dxproj: (L, N, 3H) (time order),
@@ -64,7 +66,8 @@ void gru_sequence_forward(index_t L, index_t N, index_t H, const T* xproj, const
 template <typename T>
 void gru_sequence_backward(index_t L, index_t N, index_t H, const T* dout, const T* dhn,
                            const T* hs, const T* rz, const T* ns, const T* ghn, const T* w,
-                           bool reverse, T* dxproj, T* dh0, T* dw, T* db, int num_threads);
+                           bool reverse, T* dxproj, T* dh0, T* dw, T* db, int num_threads,
+                           const index_t* lengths = nullptr);
 
 // AVX2/FMA float32 GRU cell over m rows (lstm_cell_avx2.cpp): gi, gh (m, 3H), h (m, H)
 // -> rz (m, 2H), n, ghn, h2 (m, H)

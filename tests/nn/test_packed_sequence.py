@@ -194,7 +194,8 @@ def test_packed_sequence_helpers_and_errors(rng):
         nn.LSTM(5, 3)(p)
 
 
-def test_packed_lstm_with_threads_over_many_rows(rng):
+@pytest.mark.parametrize("cls", ["LSTM", "GRU"])
+def test_packed_c_kernels_with_threads_over_many_rows(cls, rng):
     # the C++ sequence kernel splits the rows over threads: each slab's running rows are a
     # prefix of it; against the span-free definition (each sequence alone), both directions
     from axonal import _cpu
@@ -203,17 +204,19 @@ def test_packed_lstm_with_threads_over_many_rows(rng):
     _cpu.set_num_threads(2)
     try:
         axonal.manual_seed(1)
-        layer = nn.LSTM(3, 4, bidirectional=True, dtype=np.float64)
+        layer = getattr(nn, cls)(3, 4, bidirectional=True, dtype=np.float64)
         lens = list(rng.integers(1, 9, 37))
         x = rng.standard_normal((8, 37, 3))
         xa = axonal.tensor(x, requires_grad=True)
-        out, (h, c) = layer(pack_padded_sequence(xa, lens, enforce_sorted=False))
+        out, state = layer(pack_padded_sequence(xa, lens, enforce_sorted=False))
+        h, c = state if cls == "LSTM" else (state, state)
         padded, _ = pad_packed_sequence(out)
         (padded.sum() + (h * c).sum()).backward()
         for i in (0, 5, 17, 36):
             n = lens[i]
             xi = axonal.tensor(x[:n, i : i + 1], requires_grad=True)
-            o1, (h1, c1) = layer(xi)
+            o1, s1 = layer(xi)
+            h1, c1 = s1 if cls == "LSTM" else (s1, s1)
             np.testing.assert_allclose(padded.numpy()[:n, i], o1.numpy()[:, 0], rtol=1e-12)
             np.testing.assert_allclose(c.numpy()[:, i], c1.numpy()[:, 0], rtol=1e-12)
             (o1.sum() + (h1 * c1).sum()).backward()
@@ -223,13 +226,14 @@ def test_packed_lstm_with_threads_over_many_rows(rng):
         _cpu.set_num_threads(old)
 
 
-def test_lstm_sequence_kernel_checks_lengths():
+def test_sequence_kernels_check_lengths():
     from axonal import _cpu
 
-    x = np.zeros((3, 2, 8))
+    x, x3 = np.zeros((3, 2, 8)), np.zeros((3, 2, 6))
     h = np.zeros((2, 2))
-    wt = np.zeros((2, 8))
     with pytest.raises(ValueError, match="non-increasing"):
-        _cpu.lstm_sequence_forward(x, h, h, wt, False, np.array([1, 3]))
+        _cpu.lstm_sequence_forward(x, h, h, np.zeros((2, 8)), False, np.array([1, 3]))
     with pytest.raises(ValueError, match=r"lengths must be in 1 \.\. 3"):
-        _cpu.lstm_sequence_forward(x, h, h, wt, False, np.array([4, 1]))
+        _cpu.lstm_sequence_forward(x, h, h, np.zeros((2, 8)), False, np.array([4, 1]))
+    with pytest.raises(ValueError, match="non-increasing"):
+        _cpu.gru_sequence_forward(x3, h, np.zeros((2, 6)), None, False, np.array([2, 3]))

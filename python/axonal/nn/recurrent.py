@@ -302,7 +302,7 @@ class RNNBase(Module):
             spans.append((t, u - t, int(bs[t]), int(offsets[t])))
             t = u
         dirs = 2 if self.bidirectional else 1
-        # the C++ LSTM sequence runs each row over its own steps: padded in, packed back out
+        # the C++ LSTM / GRU sequences run each row over its own steps: padded in, packed out
         steps = len(bs)
         lens, flat = _sorted_lengths(bs, batch), _packed_positions(bs, batch)
         layer_in = data
@@ -313,15 +313,18 @@ class RNNBase(Module):
                 idx = layer * dirs + d
                 cpu = _cpu_kernel(layer_in._data, self._params(idx)[0]._data, h0._data)
                 xproj = self._project(idx, layer_in, cpu)
-                if lstm and cpu and self._params(idx)[4] is None:
+                fast_lstm = lstm and cpu and self._params(idx)[4] is None
+                if fast_lstm or (self.mode == "GRU" and cpu):
                     xs = _rows_into(xproj, steps * batch, flat)  # zeros past the ends
                     xs = xs.reshape(steps, batch, xproj.shape[1])
-                    out, h, c = LSTMSequence.apply(
-                        xs, h0[idx], c0[idx], self._params(idx)[1], d == 1, lens
-                    )
+                    _, w_hh, _, b_hh, _ = self._params(idx)
+                    if fast_lstm:
+                        out, h, c = LSTMSequence.apply(xs, h0[idx], c0[idx], w_hh, d == 1, lens)
+                        c_n.append(c)
+                    else:
+                        out, h = GRUSequence.apply(xs, h0[idx], w_hh, b_hh, d == 1, lens)
                     outs.append(_rows_at(out.reshape(steps * batch, out.shape[2]), flat))
                     h_n.append(h)
-                    c_n.append(c)
                     continue
                 h, c = h0[idx], (c0[idx] if lstm else None)
                 # the spans' blocks in one op (its backward is one cat, not one zero-filled

@@ -146,29 +146,36 @@ class LSTMSequence(Function):
 
 class GRUSequence(Function):
     """One GRU layer and direction over a whole sequence, on NumPy float32/float64 arrays:
-    (xproj (L, N, 3H) = x W_ih^T + b_ih, h0 (N, H), w_hh (3H, H), b_hh (3H,) or None, reverse)
-    -> (out (L, N, H), h_n). The forward recurrence in C++ (``_cpu.gru_sequence_forward``: per
-    step one GEMM, h W_hh^T + b_hh, and the fused gate arithmetic) and backpropagation through
-    time (``_cpu.gru_sequence_backward``), w_hh's gradient as one GEMM over all steps."""
+    (xproj (L, N, 3H) = x W_ih^T + b_ih, h0 (N, H), w_hh (3H, H), b_hh (3H,) or None, reverse,
+    lengths as LSTMSequence's) -> (out (L, N, H), h_n). The forward recurrence in C++
+    (``_cpu.gru_sequence_forward``: per step one GEMM, h W_hh^T + b_hh, and the fused gate
+    arithmetic) and backpropagation through time (``_cpu.gru_sequence_backward``), w_hh's
+    gradient as one GEMM over all steps."""
 
     @staticmethod
-    def forward(ctx: Any, xproj: Any, h0: Any, w_hh: Any, b_hh: Any, reverse: bool) -> tuple:
+    def forward(
+        ctx: Any, xproj: Any, h0: Any, w_hh: Any, b_hh: Any, reverse: bool, lengths: Any = None
+    ) -> tuple:
         L = xproj.shape[0]
         w = np.ascontiguousarray(w_hh)
         wt = np.ascontiguousarray(w_hh.T)  # (H, 3H): the steps' GEMMs read it as is
         # the recurrence in C++ (rows split over threads for the whole sequence; the cell's
         # gate arithmetic AVX2 for float32): hs (L + 1, N, H) in processing order, hs[0] = h0
-        hs, rz, ns, ghn = _cpu.gru_sequence_forward(xproj, h0, wt, b_hh, reverse)
-        out = hs[:0:-1] if reverse else hs[1:]
+        if lengths is not None:  # row n runs its first lengths[n] steps (packed sequences)
+            hs, rz, ns, ghn, out = _cpu.gru_sequence_forward(xproj, h0, wt, b_hh, reverse, lengths)
+        else:
+            hs, rz, ns, ghn = _cpu.gru_sequence_forward(xproj, h0, wt, b_hh, reverse)
+            out = np.ascontiguousarray(hs[:0:-1] if reverse else hs[1:])
         ctx.save_for_backward(hs, rz, ns, ghn, w.copy())
-        ctx.reverse, ctx.has_bias = reverse, b_hh is not None
-        return np.ascontiguousarray(out), hs[L].copy()
+        ctx.reverse, ctx.has_bias, ctx.lengths = reverse, b_hh is not None, lengths
+        return out, hs[L].copy()
 
     @staticmethod
     def backward(ctx: Any, dout: Any, dhn: Any) -> tuple:
         hs, rz, ns, ghn, w = ctx.saved_tensors
         # BPTT in C++ (rows split over threads for the whole sequence); w_hh's gradient one GEMM
         dxproj, dh0, dw, db = _cpu.gru_sequence_backward(
-            dout, dhn, hs, rz, ns, ghn, w, ctx.reverse, ctx.has_bias
+            dout, dhn, hs, rz, ns, ghn, w, ctx.reverse, ctx.has_bias, ctx.lengths
         )
-        return dxproj, dh0, dw, db, None
+        # one gradient per argument given (lengths is passed only for packed sequences)
+        return (dxproj, dh0, dw, db, None) + (() if ctx.lengths is None else (None,))
