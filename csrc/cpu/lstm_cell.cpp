@@ -15,6 +15,17 @@ namespace axonal {
 
 namespace {
 
+// Packed sequences (lengths non-increasing): how many of rows n0 .. n0 + m - 1 still run at
+// processing step s (a prefix of them), and the time index of row n's step s.
+inline index_t running_rows(const index_t* lengths, index_t n0, index_t m, index_t s) {
+  index_t ms = 0;
+  while (ms < m && lengths[n0 + ms] > s) ++ms;
+  return ms;
+}
+inline index_t step_time(const index_t* lengths, index_t n, index_t s, bool reverse) {
+  return reverse ? lengths[n] - 1 - s : s;
+}
+
 constexpr index_t kElemsPerThread = 8192;  // below this much work per thread, use fewer threads
 
 template <typename T>
@@ -111,10 +122,9 @@ void lstm_sequence_forward(index_t L, index_t N, index_t H, const T* xproj, cons
       const index_t m = n1 - n0;
       std::vector<T> gates(static_cast<std::size_t>(m * G));
       for (index_t s = 0; s < L; ++s) {
-        index_t ms = 0;
-        while (ms < m && lengths[n0 + ms] > s) ++ms;
+        const index_t ms = running_rows(lengths, n0, m, s);
         for (index_t r = 0; r < ms; ++r) {
-          const index_t t = reverse ? lengths[n0 + r] - 1 - s : s;
+          const index_t t = step_time(lengths, n0 + r, s, reverse);
           const T* xp = xproj + t * NG + (n0 + r) * G;
           std::copy(xp, xp + G, gates.begin() + r * G);
         }
@@ -131,7 +141,7 @@ void lstm_sequence_forward(index_t L, index_t N, index_t H, const T* xproj, cons
           std::fill(acts + s * NG + (n0 + r) * G, acts + s * NG + (n0 + r + 1) * G, T(0));
         }
         for (index_t r = 0; r < ms; ++r) {  // time-ordered output
-          const index_t t = reverse ? lengths[n0 + r] - 1 - s : s;
+          const index_t t = step_time(lengths, n0 + r, s, reverse);
           const T* h = hs + (s + 1) * NH + (n0 + r) * H;
           std::copy(h, h + H, out + t * NH + (n0 + r) * H);
         }
@@ -168,11 +178,10 @@ void lstm_sequence_backward(index_t L, index_t N, index_t H, const T* dout, cons
       std::vector<T> dh(dhn + n0 * H, dhn + n1 * H), dc(dcn + n0 * H, dcn + n1 * H);
       std::vector<T> dct(static_cast<std::size_t>(m * H));
       for (index_t s = L - 1; s >= 0; --s) {
-        index_t ms = 0;
-        while (ms < m && lengths[n0 + ms] > s) ++ms;
+        const index_t ms = running_rows(lengths, n0, m, s);
         if (ms == 0) continue;
         for (index_t r = 0; r < ms; ++r) {
-          const index_t t = reverse ? lengths[n0 + r] - 1 - s : s;
+          const index_t t = step_time(lengths, n0 + r, s, reverse);
           const T* dt = dout + t * NH + (n0 + r) * H;
           for (index_t j = 0; j < H; ++j) dh[r * H + j] += dt[j];
         }
@@ -182,7 +191,7 @@ void lstm_sequence_backward(index_t L, index_t N, index_t H, const T* dout, cons
         std::copy(dct.begin(), dct.begin() + ms * H, dc.begin());
         gemm<T>(false, false, ms, H, G, T(1), dg, G, w, H, T(0), dh.data(), H, 1);
         for (index_t r = 0; r < ms; ++r) {
-          const index_t t = reverse ? lengths[n0 + r] - 1 - s : s;
+          const index_t t = step_time(lengths, n0 + r, s, reverse);
           std::copy(dg + r * G, dg + (r + 1) * G, dxproj + t * NG + (n0 + r) * G);
         }
       }
@@ -250,10 +259,9 @@ void gru_sequence_forward(index_t L, index_t N, index_t H, const T* xproj, const
       const index_t m = n1 - n0;
       std::vector<T> gh(static_cast<std::size_t>(m * G), T(0)), gi(gh.size());
       for (index_t s = 0; s < L; ++s) {
-        index_t ms = 0;
-        while (ms < m && lengths[n0 + ms] > s) ++ms;
+        const index_t ms = running_rows(lengths, n0, m, s);
         for (index_t r = 0; r < ms; ++r) {
-          const index_t t = reverse ? lengths[n0 + r] - 1 - s : s;
+          const index_t t = step_time(lengths, n0 + r, s, reverse);
           const T* xp = xproj + t * NG + (n0 + r) * G;
           std::copy(xp, xp + G, gi.begin() + r * G);
           if (bhh) std::copy(bhh, bhh + G, gh.begin() + r * G);
@@ -273,7 +281,7 @@ void gru_sequence_forward(index_t L, index_t N, index_t H, const T* xproj, const
           std::fill(ghn + s * NH + o, ghn + s * NH + o + H, T(0));
         }
         for (index_t r = 0; r < ms; ++r) {  // time-ordered output
-          const index_t t = reverse ? lengths[n0 + r] - 1 - s : s;
+          const index_t t = step_time(lengths, n0 + r, s, reverse);
           const T* h = hs + (s + 1) * NH + (n0 + r) * H;
           std::copy(h, h + H, out + t * NH + (n0 + r) * H);
         }
@@ -309,16 +317,13 @@ void gru_sequence_backward(index_t L, index_t N, index_t H, const T* dout, const
     const index_t m = n1 - n0;
     std::vector<T> dh(dhn + n0 * H, dhn + n1 * H), gz(static_cast<std::size_t>(m * H));
     for (index_t s = L - 1; s >= 0; --s) {
-      index_t ms = m;  // rows still running at step s (all without lengths); the others pass
-      if (lengths) {   // dh through unchanged
-        ms = 0;
-        while (ms < m && lengths[n0 + ms] > s) ++ms;
-        if (ms == 0) continue;
-      }
+      // rows still running at step s (all without lengths); the others pass dh through
+      const index_t ms = lengths ? running_rows(lengths, n0, m, s) : m;
+      if (ms == 0) continue;
       T* dg = dgh.data() + s * NG + n0 * G;
       for (index_t r = 0; r < ms; ++r) {
         const index_t t =
-            lengths ? (reverse ? lengths[n0 + r] - 1 - s : s) : (reverse ? L - 1 - s : s);
+            lengths ? step_time(lengths, n0 + r, s, reverse) : (reverse ? L - 1 - s : s);
         const T* dtr = dout + t * NH + (n0 + r) * H;
         const T* rzr = rz + s * 2 * NH + (n0 + r) * 2 * H;
         const T* nr = ns + s * NH + (n0 + r) * H;
