@@ -26,6 +26,26 @@ inline index_t step_time(const index_t* lengths, index_t n, index_t s, bool reve
   return reverse ? lengths[n] - 1 - s : s;
 }
 
+// The inputs (width W) of the ms running rows from n0 at step s, each at its own time, into buf.
+template <typename T>
+void packed_inputs(const index_t* lengths, index_t n0, index_t ms, index_t s, bool reverse,
+                   index_t N, index_t W, const T* x, T* buf) {
+  for (index_t r = 0; r < ms; ++r) {
+    const T* xp = x + step_time(lengths, n0 + r, s, reverse) * N * W + (n0 + r) * W;
+    std::copy(xp, xp + W, buf + r * W);
+  }
+}
+
+// Their new h (hs[s + 1]) into the time-ordered output.
+template <typename T>
+void packed_outputs(const index_t* lengths, index_t n0, index_t ms, index_t s, bool reverse,
+                    index_t N, index_t H, const T* hs, T* out) {
+  for (index_t r = 0; r < ms; ++r) {
+    const T* h = hs + (s + 1) * N * H + (n0 + r) * H;
+    std::copy(h, h + H, out + step_time(lengths, n0 + r, s, reverse) * N * H + (n0 + r) * H);
+  }
+}
+
 constexpr index_t kElemsPerThread = 8192;  // below this much work per thread, use fewer threads
 
 template <typename T>
@@ -123,11 +143,7 @@ void lstm_sequence_forward(index_t L, index_t N, index_t H, const T* xproj, cons
       std::vector<T> gates(static_cast<std::size_t>(m * G));
       for (index_t s = 0; s < L; ++s) {
         const index_t ms = running_rows(lengths, n0, m, s);
-        for (index_t r = 0; r < ms; ++r) {
-          const index_t t = step_time(lengths, n0 + r, s, reverse);
-          const T* xp = xproj + t * NG + (n0 + r) * G;
-          std::copy(xp, xp + G, gates.begin() + r * G);
-        }
+        packed_inputs(lengths, n0, ms, s, reverse, N, G, xproj, gates.data());
         if (ms > 0) {
           gemm<T>(false, false, ms, G, H, T(1), hs + s * NH + n0 * H, H, wt, G, T(1), gates.data(),
                   G, 1);
@@ -140,11 +156,7 @@ void lstm_sequence_forward(index_t L, index_t N, index_t H, const T* xproj, cons
           std::copy(cs + s * NH + o, cs + s * NH + o + H, cs + (s + 1) * NH + o);
           std::fill(acts + s * NG + (n0 + r) * G, acts + s * NG + (n0 + r + 1) * G, T(0));
         }
-        for (index_t r = 0; r < ms; ++r) {  // time-ordered output
-          const index_t t = step_time(lengths, n0 + r, s, reverse);
-          const T* h = hs + (s + 1) * NH + (n0 + r) * H;
-          std::copy(h, h + H, out + t * NH + (n0 + r) * H);
-        }
+        packed_outputs(lengths, n0, ms, s, reverse, N, H, hs, out);
       }
     });
     return;
@@ -260,12 +272,9 @@ void gru_sequence_forward(index_t L, index_t N, index_t H, const T* xproj, const
       std::vector<T> gh(static_cast<std::size_t>(m * G), T(0)), gi(gh.size());
       for (index_t s = 0; s < L; ++s) {
         const index_t ms = running_rows(lengths, n0, m, s);
-        for (index_t r = 0; r < ms; ++r) {
-          const index_t t = step_time(lengths, n0 + r, s, reverse);
-          const T* xp = xproj + t * NG + (n0 + r) * G;
-          std::copy(xp, xp + G, gi.begin() + r * G);
-          if (bhh) std::copy(bhh, bhh + G, gh.begin() + r * G);
-        }
+        packed_inputs(lengths, n0, ms, s, reverse, N, G, xproj, gi.data());
+        if (bhh)
+          for (index_t r = 0; r < ms; ++r) std::copy(bhh, bhh + G, gh.begin() + r * G);
         if (ms > 0) {
           gemm<T>(false, false, ms, G, H, T(1), hs + s * NH + n0 * H, H, wt, G, bhh ? T(1) : T(0),
                   gh.data(), G, 1);
@@ -280,11 +289,7 @@ void gru_sequence_forward(index_t L, index_t N, index_t H, const T* xproj, const
           std::fill(ns + s * NH + o, ns + s * NH + o + H, T(0));
           std::fill(ghn + s * NH + o, ghn + s * NH + o + H, T(0));
         }
-        for (index_t r = 0; r < ms; ++r) {  // time-ordered output
-          const index_t t = step_time(lengths, n0 + r, s, reverse);
-          const T* h = hs + (s + 1) * NH + (n0 + r) * H;
-          std::copy(h, h + H, out + t * NH + (n0 + r) * H);
-        }
+        packed_outputs(lengths, n0, ms, s, reverse, N, H, hs, out);
       }
     });
     return;
