@@ -64,7 +64,9 @@ stamp "built: $("$PY" -c 'import axonal, axonal.cuda as c; print("axonal", axona
 
 # pytest-xdist where installed: a crashing test then fails alone instead of ending the run
 XDIST=""
-"$PY" -c "import xdist" 2>/dev/null && XDIST="-n 4"
+"$PY" -c "import xdist" 2>/dev/null && XDIST="-n 8"
+# pytest-timeout where installed: a hung kernel ends its own test (and worker), not the step
+"$PY" -c "import pytest_timeout" 2>/dev/null && XDIST="$XDIST --timeout=90"
 stamp "tests: pytest tests/cuda $XDIST (kernels; log: $OUT/tests.log)"
 run_step 150 "$PY" -m pytest tests/cuda -q -rs -p no:cacheprovider $XDIST \
   --ignore=tests/cuda/test_device_tensors.py > "$OUT/tests.log" 2>&1
