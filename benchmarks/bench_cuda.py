@@ -36,6 +36,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--reps", type=int, default=0, help="timed repetitions per case")
     ap.add_argument("--smoke", action="store_true", help="tiny sizes: checks that the script runs")
     ap.add_argument("--out", default=os.environ.get("OUT", ""), help="folder for the full logs")
+    ap.add_argument(
+        "--only",
+        choices=["gemm", "conv", "pool", "softmax"],
+        default="",
+        help="run one group of cases (and the device copy) only",
+    )
     args = ap.parse_args(argv)
 
     import axonal
@@ -138,6 +144,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         (4, "gemm TF32 (WMMA)"),
         (5, "gemm TF32 (wgmma 128x128 s5)"),
         (6, "gemm TF32 (wgmma 128x256 s4)"),
+        (7, "gemm TF32 (wgmma TMA 128x256 s4)"),
+        (8, "gemm TF32 (wgmma TMA 128x128 s6)"),
     ]
     rng = cp.random.default_rng(0)
     t0 = time.time()
@@ -219,7 +227,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             "ours: fp32 out",
         )
 
-    for n in [130] if args.smoke else [2048] if args.quick else [4096, 8192]:
+    def wanted(group: str) -> bool:
+        return not args.only or args.only == group
+
+    for n in ([130] if args.smoke else [2048] if args.quick else [4096, 8192]) * wanted("gemm"):
         bench_gemm(n)
         cp.get_default_memory_pool().free_all_blocks()
 
@@ -304,7 +315,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             "reference only",
         )
 
-    bench_conv()
+    if wanted("conv"):
+        bench_conv()
     cp.get_default_memory_pool().free_all_blocks()
 
     # ---------------------------------------------------------------- pooling
@@ -342,7 +354,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             f"{bytes_avg / (oa * 1e-3) / 1e9 / copy_gbs:.0%} of copy",
         )
 
-    bench_pool()
+    if wanted("pool"):
+        bench_pool()
     cp.get_default_memory_pool().free_all_blocks()
 
     # ---------------------------------------------------------------- softmax
@@ -387,7 +400,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.quick
         else [(65536, 1024), (8192, 8192), (524288, 128)]
     )
-    for rows_, cols_ in sm_sizes:
+    for rows_, cols_ in sm_sizes * wanted("softmax"):
         for log_ in (False, True):
             bench_softmax(rows_, cols_, log_)
         cp.get_default_memory_pool().free_all_blocks()

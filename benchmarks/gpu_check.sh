@@ -9,6 +9,8 @@
 #   5. benchmarks/bench_cuda.py (ours vs cuBLAS / cuDNN / torch / device copy), table last
 # Full logs go to $OUT (default /tmp/axonal_gpu_check). Never changes clocks, power or modes.
 # Usage: bash benchmarks/gpu_check.sh [--quick]      (GPU_CHECK_BUDGET=540: seconds for everything)
+#        GPU_CHECK_ONLY=gemm bash benchmarks/gpu_check.sh: build, the GEMM tests and GEMM benchmarks
+#        only (a kernel's quick round)
 # Through the device tool: first `mkdir -p .gpu_data && cp -r ../shared/data/mnist .gpu_data/`
 # here (git-ignored), then run `bash benchmarks/gpu_check.sh` with carry [".gpu_data"]; the
 # logs land in $OUT, which the tool brings back.
@@ -17,6 +19,7 @@ cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/axonal_gpu_check}
 mkdir -p "$OUT"
 QUICK=${1:-}
+ONLY=${GPU_CHECK_ONLY:-}
 PY=${PYTHON:-python3}
 T0=$(date +%s)
 stamp() { echo "[gpu_check +$(( $(date +%s) - T0 ))s] $*"; }
@@ -68,12 +71,14 @@ XDIST=""
 # pytest-timeout where installed: a hung kernel ends its own test (and worker), not the step
 "$PY" -c "import pytest_timeout" 2>/dev/null && XDIST="$XDIST --timeout=90"
 stamp "tests: pytest tests/cuda $XDIST (kernels; log: $OUT/tests.log)"
-run_step 150 "$PY" -m pytest tests/cuda -q -rs -p no:cacheprovider $XDIST \
-  --ignore=tests/cuda/test_device_tensors.py > "$OUT/tests.log" 2>&1
+if [ "$ONLY" = gemm ]; then TESTS="tests/cuda/test_cuda_gemm.py tests/cuda/test_cuda_emulation.py"
+else TESTS="tests/cuda --ignore=tests/cuda/test_device_tensors.py"; fi
+run_step 150 "$PY" -m pytest $TESTS -q -rs -p no:cacheprovider $XDIST > "$OUT/tests.log" 2>&1
 TEST_RC=$?
 tail -25 "$OUT/tests.log"
 stamp "tests exit code $TEST_RC"
 
+if [ -z "$ONLY" ]; then
 stamp "tests: device='cuda' tensors vs CPU (tests/cuda/test_device_tensors.py; log: $OUT/tests_device.log)"
 run_step 120 "$PY" -m pytest tests/cuda/test_device_tensors.py -q -rs -p no:cacheprovider $XDIST \
   > "$OUT/tests_device.log" 2>&1
@@ -96,9 +101,10 @@ run_step 120 "$PY" benchmarks/bench_train_device.py ${MNIST:+--data-dir "$MNIST"
 TRAIN_RC=$?
 if [ $TRAIN_RC -ne 0 ]; then tail -20 "$OUT/train_speed.log"; fi
 stamp "training speed exit code $TRAIN_RC"
+else DEV_RC=0; TRAIN_RC=0; : > "$OUT/tests_device.log"; : > "$OUT/train_speed.log"; fi
 
 stamp "benchmarks: bench_cuda.py (log: $OUT/bench_cuda.log)"
-run_step 180 "$PY" benchmarks/bench_cuda.py $QUICK --out "$OUT" > "$OUT/bench_stdout.log" 2>&1
+run_step 180 "$PY" benchmarks/bench_cuda.py $QUICK ${ONLY:+--only "$ONLY"} --out "$OUT" > "$OUT/bench_stdout.log" 2>&1
 BENCH_RC=$?
 if [ $BENCH_RC -ne 0 ]; then tail -30 "$OUT/bench_stdout.log"; fi
 stamp "bench exit code $BENCH_RC"

@@ -216,8 +216,15 @@ void warpgroup_mma_tf32(const unsigned char* smem, std::uint64_t da, std::uint64
                         float* const* acc) {
   auto field = [](std::uint64_t d, int shift) { return int((d >> shift) & 0x3FFFu) << 4; };
   auto at = [&](std::uint64_t d, int row, int k) {
-    const int off = field(d, 0) + (row & 7) * 16 + (row >> 3) * field(d, 32) + (k & 3) * 4 +
-                    (k >> 2) * field(d, 16);
+    int off;
+    if (d >> 62 == 0) {  // no swizzle: core matrices of 8 rows x 16 bytes, LBO apart along K
+      off = field(d, 0) + (row & 7) * 16 + (row >> 3) * field(d, 32) + (k & 3) * 4 +
+            (k >> 2) * field(d, 16);
+    } else {  // 128-byte swizzle: rows of 128 bytes, 8-row groups SBO apart, then the 16-byte
+              // chunk bits of the address XORed with its row-within-1024 bits
+      off = field(d, 0) + (row & 7) * 128 + (row >> 3) * field(d, 32) + (k >> 2) * 16 + (k & 3) * 4;
+      off ^= ((off >> 7) & 7) << 4;
+    }
     std::uint32_t u;
     std::memcpy(&u, smem + off, 4);
     u &= 0xffffe000u;
@@ -225,7 +232,8 @@ void warpgroup_mma_tf32(const unsigned char* smem, std::uint64_t da, std::uint64
     std::memcpy(&f, &u, 4);
     return double(f);
   };
-  AX_CHECK(((da >> 62) | (db >> 62)) == 0, "warpgroup_mma_tf32", ": swizzled descriptor");
+  AX_CHECK((da >> 62) <= 1 && (db >> 62) <= 1, "warpgroup_mma_tf32",
+           ": only no swizzle or the 128-byte swizzle are emulated");
   for (int t = 0; t < 128; ++t) {
     const int w = t >> 5, g = (t & 31) >> 2, q = t & 3;
     for (int j = 0; j < N / 8; ++j)
@@ -277,8 +285,49 @@ void wgmma_block(const MmaArgs& g, int bx, int by, int bz, int gx, int gy) {
   }
 }
 
-// The launcher's path: operands not K-major are transposed first (here into host vectors).
+// A block of wgmma_tma_tf32_kernel: each k-tile's boxes land (as the TMA writes them: the
+// 128-byte swizzle, zeros outside the matrix) before the two consumer warpgroups read them.
 template <class Blk>
+void tma_block(const MmaArgs& g, int bx, int by, int bz, int gx, int gy) {
+  std::vector<unsigned char> smem(Blk::STAGES * Blk::STAGE_BYTES, 0xff);
+  int mt = 0, nt = 0;
+  grouped_tile(bx, by, gx, gy, 8, mt, nt);
+  const int m0 = mt * Blk::BM, n0 = nt * Blk::BN;
+  const float* a = g.A + bz * g.sA;
+  const float* b = g.B + bz * g.sB;
+  auto box = [&](unsigned char* dst, const float* src, index_t ld, int row0, int rows, int box_rows,
+                 int k0) {
+    for (int r = 0; r < box_rows; ++r)
+      for (int k = 0; k < Blk::BK; ++k) {
+        const bool in = row0 + r < rows && k0 + k < g.K;
+        const float v = in ? src[static_cast<index_t>(row0 + r) * ld + k0 + k] : 0.f;
+        std::memcpy(dst + Blk::box_offset(r, k), &v, 4);
+      }
+  };
+  std::vector<std::array<float, Blk::NACC>> acc(256);
+  for (auto& r : acc) r.fill(0.f);
+  const int kt_n = (g.K + Blk::BK - 1) / Blk::BK;
+  for (int kt = 0; kt < kt_n; ++kt) {
+    const std::uint32_t st = (kt % Blk::STAGES) * Blk::STAGE_BYTES;  // shared base 0 here
+    box(smem.data() + st, a, g.lda, m0, g.M, Blk::BM, kt * Blk::BK);
+    box(smem.data() + st + Blk::A_BYTES, b, g.ldb, n0, g.N, Blk::BN, kt * Blk::BK);
+    for (int cw = 0; cw < 2; ++cw) {
+      float* rows[128];
+      for (int t = 0; t < 128; ++t) rows[t] = acc[128 * cw + t].data();
+      for (int ks = 0; ks < Blk::BK / 8; ++ks)
+        warpgroup_mma_tf32<Blk::BN>(smem.data(), Blk::desc(st + Blk::a_offset(cw, ks)),
+                                    Blk::desc(st + Blk::b_offset(ks)), rows);
+    }
+  }
+  for (int t = 0; t < 256; ++t) {
+    float r[Blk::NACC];
+    std::memcpy(r, acc[t].data(), sizeof r);
+    Blk::epilogue(g, g.C + bz * g.sC, t, m0, n0, r);
+  }
+}
+
+// The launcher's path: operands not K-major are transposed first (here into host vectors).
+template <class Blk, bool TMA = false>
 void wgmma_all(const GemmCall& c, index_t K) {
   std::vector<float> at, bt;
   const float* A = static_cast<const float*>(c.A);
@@ -312,7 +361,12 @@ void wgmma_all(const GemmCall& c, index_t K) {
   const int gy = static_cast<int>((c.M + Blk::BM - 1) / Blk::BM);
   for (index_t b = 0; b < c.batch; ++b)
     for (int by = 0; by < gy; ++by)
-      for (int bx = 0; bx < gx; ++bx) wgmma_block<Blk>(g, bx, by, static_cast<int>(b), gx, gy);
+      for (int bx = 0; bx < gx; ++bx) {
+        if constexpr (TMA)
+          tma_block<Blk>(g, bx, by, static_cast<int>(b), gx, gy);
+        else
+          wgmma_block<Blk>(g, bx, by, static_cast<int>(b), gx, gy);
+      }
 }
 
 template <int WMS, int WNS, int ST>
@@ -591,9 +645,9 @@ void emulate_gemm(const GemmCall& c, bool allow_vec, int tf32_kernel, const char
   AX_CHECK(c.in == c.out && (c.in == DType::f32 || c.in == DType::f64), op,
            ": the emulator runs the float32 and float64 kernels only");
   AX_CHECK(!c.use_tf32 ||
-               (c.in == DType::f32 && tf32_kernel >= 1 && tf32_kernel <= 6 && tf32_kernel != 4),
+               (c.in == DType::f32 && tf32_kernel >= 1 && tf32_kernel <= 8 && tf32_kernel != 4),
            op,
-           ": TF32 runs the mma.sync kernels 1 .. 3 and the wgmma kernels 5, 6 on float32, got ",
+           ": TF32 runs the mma.sync kernels 1 .. 3 and the wgmma kernels 5 .. 8 on float32, got ",
            "kernel ", tf32_kernel);
   AX_CHECK(c.M >= 0 && c.N >= 0 && c.K >= 0 && c.batch >= 0, op, ": negative size");
   if (c.M == 0 || c.N == 0 || c.batch == 0) return;
@@ -602,7 +656,11 @@ void emulate_gemm(const GemmCall& c, bool allow_vec, int tf32_kernel, const char
     AX_CHECK((c.ta || (c.lda % 4 == 0 && c.sA % 4 == 0 && aligned16(c.A))) &&
                  (!c.tb || (c.ldb % 4 == 0 && c.sB % 4 == 0 && aligned16(c.B))),
              op, ": the wgmma kernels read K-major rows 16-byte aligned");
-    if (tf32_kernel == 6)
+    if (tf32_kernel == 8)
+      wgmma_all<TmaTf32N128, true>(c, K);
+    else if (tf32_kernel == 7)
+      wgmma_all<TmaTf32N256, true>(c, K);
+    else if (tf32_kernel == 6)
       wgmma_all<WgmmaTf32N256>(c, K);
     else
       wgmma_all<WgmmaTf32N128>(c, K);

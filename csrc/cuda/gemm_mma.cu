@@ -131,9 +131,9 @@ std::atomic<int> g_tf32_kernel{0};
 }  // namespace
 
 void set_tf32_kernel(int which) {
-  if (which < 0 || which > 6)
+  if (which < 0 || which > 8)
     throw std::invalid_argument(
-        str_cat("cuda.set_tf32_kernel: which must be 0 (auto) .. 6 (wgmma), got ", which));
+        str_cat("cuda.set_tf32_kernel: which must be 0 (auto) .. 8 (wgmma with TMA), got ", which));
   g_tf32_kernel.store(which);
 }
 
@@ -160,6 +160,10 @@ bool tf32_wgmma_available() { return false; }
 
 const char* tf32_mma_name(int which) {
   switch (which) {
+    case 8:
+      return "tc_tf32_wgmma_tma_m64n128k8_128x128x32_s6";
+    case 7:
+      return "tc_tf32_wgmma_tma_m64n256k8_128x256x32_s4";
     case 5:
       return "tc_tf32_wgmma_m64n128k8_128x128x32_s5";
     case 6:

@@ -95,11 +95,57 @@ struct WgmmaTf32 {
   }
 };
 
+// The TMA-fed wgmma kernel (set_tf32_kernel 7, 8; wgmma_tma_tf32_kernel in sm90a/gemm_wgmma.cu):
+// three warpgroups, one thread of the first issuing the tensor-memory-accelerator copies
+// (cp.async.bulk.tensor) of each k-tile, the other two computing 64 rows each; full / empty
+// mbarriers per stage instead of block-wide barriers. The TMA writes a box of 128-byte rows
+// (32 TF32 of K) with the 128-byte swizzle: 16-byte chunk c of row r lands at chunk c ^ (r % 8)
+// of that row (stage bases 1024-byte aligned), the layout wgmma reads through a SWIZZLE_128B
+// descriptor (SBO = 1024 bytes between 8-row groups; the k step moves the start address by 32
+// bytes, the swizzle being applied to the address bits).
+template <int BN_, int STAGES_>
+struct TmaTf32 {
+  static constexpr int BM = 128, BN = BN_, BK = 32, STAGES = STAGES_;
+  static constexpr int CONSUMERS = 2, NT = 128 * (CONSUMERS + 1);
+  static constexpr int NACC = BN / 2;
+  static constexpr int SBO = 1024;
+  static constexpr int A_BYTES = BM * BK * 4, B_BYTES = BN * BK * 4;
+  static constexpr int STAGE_BYTES = A_BYTES + B_BYTES;
+  static constexpr int SMEM_BYTES = STAGES * STAGE_BYTES + 1024;  // + room to align to 1024
+  static_assert(BN % 8 == 0 && BN <= 256,
+                "wgmma N is a multiple of 8 up to 256; a TMA box row "
+                "count up to 256");
+  static_assert(A_BYTES % 1024 == 0 && B_BYTES % 1024 == 0, "1024-byte aligned tiles");
+
+  // Byte offset where the TMA's 128-byte swizzle puts element (row r, k) of a box.
+  static AX_HD int box_offset(int r, int k) {
+    return r * 128 + ((((k >> 2) ^ (r & 7)) << 4) | ((k & 3) << 2));
+  }
+  // The SWIZZLE_128B descriptor of a K-major operand at shared address addr.
+  static AX_HD std::uint64_t desc(std::uint32_t addr) {
+    return std::uint64_t((addr & 0x3FFFFu) >> 4) | (std::uint64_t(1) << 16) |
+           (std::uint64_t(SBO >> 4) << 32) | (std::uint64_t(1) << 62);
+  }
+  // Shared addresses (from the stage's base) of consumer warpgroup cw's A rows and of B at k
+  // step ks (k = 8 ks .. 8 ks + 7).
+  static AX_HD std::uint32_t a_offset(int cw, int ks) { return 64 * 128 * cw + 32 * ks; }
+  static AX_HD std::uint32_t b_offset(int ks) { return A_BYTES + 32 * ks; }
+
+  // C = alpha acc + beta C for consumer thread ctid (0 .. 255), as the cp.async kernel's.
+  static AX_HD void epilogue(const MmaArgs& g, float* c, int ctid, int m0, int n0,
+                             const float (&acc)[NACC]) {
+    WgmmaTf32<BN, 3>::epilogue(g, c, ctid, m0, n0, acc);
+  }
+};
+
 // The wgmma kernels the launcher knows (set_tf32_kernel 5, 6): 128 x 128 x 32 with 5 stages
 // (copies 3 k-tiles ahead), 128 x 256 x 32 with 4 stages (2 ahead); one wgmma group stays in
 // flight while the next k-tile's copies are issued.
 using WgmmaTf32N128 = WgmmaTf32<128, 5>;
 using WgmmaTf32N256 = WgmmaTf32<256, 4>;
+// set_tf32_kernel 7: TMA, 128 x 256 x 32, 4 stages; 8: TMA, 128 x 128 x 32, 6 stages.
+using TmaTf32N256 = TmaTf32<256, 4>;
+using TmaTf32N128 = TmaTf32<128, 6>;
 
 }  // namespace cuda
 }  // namespace axonal

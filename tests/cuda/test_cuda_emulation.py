@@ -159,10 +159,11 @@ def k_major(x, rows, k):
     return buf, max(ld, 1)
 
 
-@pytest.mark.parametrize("kernel", [5, 6])
+@pytest.mark.parametrize("kernel", [5, 6, 7, 8])
 def test_tf32_wgmma_edges_and_transposes(kernel, rng):
-    # the wgmma kernels' copies, descriptors (decoded as the PTX ISA's canonical K-major layout)
-    # and accumulator layout; operands not K-major are transposed first, as the launcher does
+    # the wgmma kernels' copies, descriptors (decoded as the PTX ISA's canonical K-major layout;
+    # 7, 8: TMA boxes with the 128-byte swizzle) and accumulator layout; operands not K-major
+    # are transposed first, as the launcher does
     shapes = [(1, 1, 1), (5, 7, 3), (128, 256, 32), (129, 257, 33), (200, 70, 100), (17, 300, 9)]
     for m, n, k in shapes:
         for ta in (False, True):
@@ -186,9 +187,10 @@ def test_tf32_wgmma_batch_broadcast_alpha_beta(rng):
     a = rng.standard_normal((batch, m, k)).astype(np.float32)
     b = rng.standard_normal((k, n)).astype(np.float32)  # (K, N): transposed once, broadcast
     c0 = rng.standard_normal((batch, m, n)).astype(np.float32)
-    got = emu_gemm(a, b, False, False, alpha=0.5, beta=-2.0, c=c0.copy(), tf32_kernel=5)
-    want = 0.5 * (tf32_trunc(a) @ tf32_trunc(b)) - 2.0 * c0
-    assert rel_err(got, want) <= 1e-5
+    for kernel in (5, 7):
+        got = emu_gemm(a, b, False, False, alpha=0.5, beta=-2.0, c=c0.copy(), tf32_kernel=kernel)
+        want = 0.5 * (tf32_trunc(a) @ tf32_trunc(b)) - 2.0 * c0
+        assert rel_err(got, want) <= 1e-5, kernel
     with pytest.raises(ValueError, match="16-byte aligned"):  # K-major rows of 5 floats
         emu_gemm(a[:, :, :5].copy(), b[:5], False, False, tf32_kernel=5)
 
@@ -208,13 +210,13 @@ def test_tf32_rounding_is_to_nearest_ties_away():
 
 def test_tf32_kernel_choice_is_checked():
     a = np.ones((2, 2), np.float32)
-    for bad in (4, 7):
-        with pytest.raises(ValueError, match="mma.sync kernels 1 .. 3 and the wgmma kernels 5, 6"):
+    for bad in (4, 9):
+        with pytest.raises(ValueError, match="kernels 1 .. 3 and the wgmma kernels 5 .. 8"):
             emu_gemm(a, a, False, False, tf32_kernel=bad)
     with pytest.raises(ValueError, match="mma.sync kernels 1 .. 3"):
         emu_gemm(a.astype(np.float64), a.astype(np.float64), False, False, tf32_kernel=1)
-    with pytest.raises(ValueError, match=r"set_tf32_kernel: which must be 0 \(auto\) .. 6"):
-        _cuda.set_tf32_kernel(7)
+    with pytest.raises(ValueError, match=r"set_tf32_kernel: which must be 0 \(auto\) .. 8"):
+        _cuda.set_tf32_kernel(9)
     assert _cuda.tf32_kernel() == 0
 
 

@@ -68,7 +68,7 @@ def test_random_shapes_all_transposes(kind, rng, no_tf32):
                 assert err <= TOL[kind], (kind, m, n, k, ta, tb, err)
 
 
-@pytest.fixture(params=[1, 2, 3, 4, 5, 6])
+@pytest.fixture(params=[1, 2, 3, 4, 5, 6, 7, 8])
 def tf32_kernel(request):
     from axonal import _cuda
 
@@ -94,10 +94,11 @@ def test_each_tf32_kernel(tf32_kernel, rng, tf32):
     from axonal import _cuda
 
     name = cu.gemm_kernel_name(np.float32)
-    mma = "mma_m16n8k8" in name  # else WMMA: forced (4), or a device with too little shared memory
-    assert mma != (tf32_kernel == 4) or "wmma" in name, name
-    wgmma = "wgmma" in name  # 5, 6 on a compute-9.0 device with the sm_90a build, else mma.sync
+    mma = "mma_m16n8k8" in name  # else wgmma, or WMMA: forced (4), or too little shared memory
+    wgmma = "wgmma" in name  # 5 .. 8 on a compute-9.0 device with the sm_90a build, else mma.sync
     assert wgmma == (tf32_kernel >= 5 and _cuda.tf32_wgmma_available()), name
+    assert ("wmma" in name) == (tf32_kernel == 4) or not (mma or wgmma), name
+    assert ("tma" in name) == (wgmma and tf32_kernel >= 7), name
     cases = [(1, 1, 1), (129, 257, 33), (300, 130, 161)] + shapes(rng, 4)
     for m, n, k in cases:
         for ta in (False, True):

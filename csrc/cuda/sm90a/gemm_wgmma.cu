@@ -2,6 +2,8 @@
 // ../wgmma_tiles.cuh), built for sm_90a alone (CMakeLists.txt: an object library where 90 is
 // among the CUDA architectures). Operands that are not K-major (B as (K, N), A as (K, M)) are
 // first transposed into a stream-ordered workspace (cudaMallocAsync).
+#include <cuda.h>  // CUtensorMap and its enums (the encoder comes from the driver at run time)
+
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
@@ -167,6 +169,115 @@ __global__ void __launch_bounds__(Blk::NT, 1) wgmma_tf32_kernel(const MmaArgs g)
 #endif
 }
 
+// ---------------------------------------------------------------- mbarrier and TMA
+__device__ __forceinline__ std::uint32_t smem_addr(const void* p) {
+  return static_cast<std::uint32_t>(__cvta_generic_to_shared(p));
+}
+__device__ __forceinline__ void mbar_init(std::uint32_t bar, unsigned count) {
+#ifdef AX_WGMMA
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
+#endif
+}
+// This thread's arrival, announcing `bytes` more to come from the TMA before the phase ends.
+__device__ __forceinline__ void mbar_expect_tx(std::uint32_t bar, unsigned bytes) {
+#ifdef AX_WGMMA
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes)
+               : "memory");
+#endif
+}
+__device__ __forceinline__ void mbar_arrive(std::uint32_t bar) {
+#ifdef AX_WGMMA
+  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
+#endif
+}
+// Waits until the barrier's phase of parity `parity` has completed.
+__device__ __forceinline__ void mbar_wait(std::uint32_t bar, unsigned parity) {
+#ifdef AX_WGMMA
+  unsigned done = 0;
+  do {
+    asm volatile(
+        "{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n"
+        "selp.u32 %0, 1, 0, p;\n}\n"
+        : "=r"(done)
+        : "r"(bar), "r"(parity)
+        : "memory");
+  } while (!done);
+#endif
+}
+// Box (c0 = k, c1 = row, c2 = batch) of the tensor map into shared dst; completes on bar.
+__device__ __forceinline__ void tma_load_3d(std::uint32_t dst, const CUtensorMap* map, int c0,
+                                            int c1, int c2, std::uint32_t bar) {
+#ifdef AX_WGMMA
+  asm volatile(
+      "cp.async.bulk.tensor.3d.shared::cluster.global.tile.mbarrier::complete_tx::bytes"
+      " [%0], [%1, {%2, %3, %4}], [%5];\n" ::"r"(dst),
+      "l"(reinterpret_cast<std::uint64_t>(map)), "r"(c0), "r"(c1), "r"(c2), "r"(bar)
+      : "memory");
+#endif
+}
+
+// The TMA-fed kernel (TmaTf32 in wgmma_tiles.cuh): warpgroup 0's first thread copies k-tiles
+// into the STAGES-deep ring (waiting on `empty` before refilling a stage), warpgroups 1 and 2
+// wait on `full`, issue their wgmma and, one group later, release the stage.
+template <class Blk>
+__global__ void __launch_bounds__(Blk::NT, 1)
+    wgmma_tma_tf32_kernel(const __grid_constant__ CUtensorMap map_a,
+                          const __grid_constant__ CUtensorMap map_b, const MmaArgs g) {
+#ifdef AX_WGMMA
+  extern __shared__ __align__(1024) unsigned char tma_smem[];
+  __shared__ __align__(8) std::uint64_t full[Blk::STAGES], empty[Blk::STAGES];
+  const int tid = threadIdx.x, wg = tid >> 7;
+  int mt = 0, nt = 0;
+  grouped_tile(blockIdx.x, blockIdx.y, gridDim.x, gridDim.y, 8, mt, nt);
+  const int m0 = mt * Blk::BM, n0 = nt * Blk::BN;
+  const std::uint32_t base = (smem_addr(tma_smem) + 1023u) & ~1023u;  // the swizzle's alignment
+  const int kt_n = (g.K + Blk::BK - 1) / Blk::BK;
+  if (tid == 0) {
+    for (int s = 0; s < Blk::STAGES; ++s) {
+      mbar_init(smem_addr(&full[s]), 1);                    // the producer's expect_tx
+      mbar_init(smem_addr(&empty[s]), Blk::CONSUMERS * 4);  // each consumer warp once
+    }
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+  }
+  __syncthreads();
+  if (wg == 0) {  // producer
+    if (tid == 0) {
+      const int za = g.sA != 0 ? blockIdx.z : 0, zb = g.sB != 0 ? blockIdx.z : 0;
+      for (int kt = 0; kt < kt_n; ++kt) {
+        const int s = kt % Blk::STAGES;
+        if (kt >= Blk::STAGES) mbar_wait(smem_addr(&empty[s]), ((kt / Blk::STAGES) - 1) & 1);
+        const std::uint32_t st = base + s * Blk::STAGE_BYTES, bar = smem_addr(&full[s]);
+        mbar_expect_tx(bar, Blk::STAGE_BYTES);
+        tma_load_3d(st, &map_a, kt * Blk::BK, m0, za, bar);
+        tma_load_3d(st + Blk::A_BYTES, &map_b, kt * Blk::BK, n0, zb, bar);
+      }
+    }
+    return;
+  }
+  const int ctid = tid - 128, cw = ctid >> 7, lane = tid & 31;
+  float acc[Blk::NACC];
+#pragma unroll
+  for (int i = 0; i < Blk::NACC; ++i) acc[i] = 0.f;
+  for (int kt = 0; kt < kt_n; ++kt) {
+    const int s = kt % Blk::STAGES;
+    mbar_wait(smem_addr(&full[s]), (kt / Blk::STAGES) & 1);
+    const std::uint32_t st = base + s * Blk::STAGE_BYTES;
+    wgmma_fence();
+#pragma unroll
+    for (int ks = 0; ks < Blk::BK / 8; ++ks)
+      wgmma_step<Blk>(acc, Blk::desc(st + Blk::a_offset(cw, ks)),
+                      Blk::desc(st + Blk::b_offset(ks)));
+    wgmma_commit();
+    wgmma_wait<1>();  // group kt - 1 has read its stage: hand it back to the producer
+    if (kt > 0 && lane == 0) mbar_arrive(smem_addr(&empty[(kt - 1) % Blk::STAGES]));
+  }
+  wgmma_wait<0>();
+  Blk::epilogue(g, g.C + blockIdx.z * g.sC, ctid, m0, n0, acc);
+#elif defined(__CUDA_ARCH__)
+  __trap();  // only the sm_90a build has this kernel; the launcher asks for compute 9.0
+#endif
+}
+
 // dst[b][c][r] = src[b][r][c] for rows x cols matrices (ld_src, ld_dst: row strides).
 __global__ void transpose_kernel(const float* __restrict__ src, index_t ld_src, index_t s_src,
                                  float* __restrict__ dst, index_t ld_dst, index_t s_dst, int rows,
@@ -190,16 +301,15 @@ __global__ void transpose_kernel(const float* __restrict__ src, index_t ld_src, 
 }
 
 // Raises the kernel's dynamic shared-memory limit once per device (devices below 64).
-template <class Blk>
-void prepare(const char* op) {
+template <class Blk, class Kernel>
+void prepare(Kernel kernel, const char* op) {
   static std::atomic<std::uint64_t> done{0};
   int dev = 0;
   AX_CUDA_CHECK(op, cudaGetDevice(&dev));
   const std::uint64_t bit = dev < 64 ? (std::uint64_t{1} << dev) : 0;
   if (bit && (done.load(std::memory_order_acquire) & bit)) return;
-  AX_CUDA_CHECK(
-      op, cudaFuncSetAttribute(wgmma_tf32_kernel<Blk>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                               Blk::SMEM_BYTES));
+  AX_CUDA_CHECK(op, cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                         Blk::SMEM_BYTES));
   done.fetch_or(bit, std::memory_order_acq_rel);
 }
 
@@ -233,18 +343,20 @@ struct Workspace {
   }
 };
 
+// Both operands in K-major form, 16-byte aligned rows: the caller's where they already are,
+// else transposed copies in `ws`. False (nothing launched) where the rows are unaligned, the
+// grid too tall or the workspace cannot be had: the mma.sync kernel then runs instead.
 template <class Blk>
-bool launch(const GemmCall& c, index_t K, cudaStream_t st, const char* op) {
+bool k_major_operands(const GemmCall& c, index_t K, cudaStream_t st, const char* op, Workspace& ws,
+                      Operand& A, Operand& B) {
   const bool a_t = c.ta, b_t = !c.tb;  // what has to be transposed into K-major form
   if ((!a_t && (c.lda % 4 || c.sA % 4 || !aligned16(c.A))) ||
       (!b_t && (c.ldb % 4 || c.sB % 4 || !aligned16(c.B))))
     return false;  // the mma.sync kernel copies unaligned rows
   if (c.batch > kMaxGridYZ || ceil_div(c.M, Blk::BM) > kMaxGridYZ) return false;
-  prepare<Blk>(op);
   const index_t k4 = (K + 3) / 4 * 4;
   const index_t na = a_t ? (c.sA == 0 ? 1 : c.batch) : 0, nb = b_t ? (c.sB == 0 ? 1 : c.batch) : 0;
   const index_t ws_floats = K > 0 ? na * c.M * k4 + nb * c.N * k4 : 0;
-  Workspace ws;
   ws.st = st;
   if (ws_floats > 0 &&
       cudaMallocAsync(reinterpret_cast<void**>(&ws.p),
@@ -253,20 +365,87 @@ bool launch(const GemmCall& c, index_t K, cudaStream_t st, const char* op) {
     ws.p = nullptr;
     return false;
   }
-  Operand A{static_cast<const float*>(c.A), c.lda, c.sA};
-  Operand B{static_cast<const float*>(c.B), c.ldb, c.sB};
+  A = {static_cast<const float*>(c.A), c.lda, c.sA};
+  B = {static_cast<const float*>(c.B), c.ldb, c.sB};
   if (K > 0) {
     A = k_major(A.p, c.lda, c.sA, a_t, static_cast<int>(c.M), static_cast<int>(K), na, ws.p, st,
                 op);
     B = k_major(B.p, c.ldb, c.sB, b_t, static_cast<int>(c.N), static_cast<int>(K), nb,
                 ws.p + na * c.M * k4, st, op);
   }
+  return true;
+}
+
+dim3 grid_of(const GemmCall& c, int bm, int bn) {
+  return dim3(static_cast<unsigned>(ceil_div(c.N, bn)), static_cast<unsigned>(ceil_div(c.M, bm)),
+              static_cast<unsigned>(c.batch));
+}
+
+template <class Blk>
+bool launch(const GemmCall& c, index_t K, cudaStream_t st, const char* op) {
+  Workspace ws;
+  Operand A, B;
+  if (!k_major_operands<Blk>(c, K, st, op, ws, A, B)) return false;
+  prepare<Blk>(wgmma_tf32_kernel<Blk>, op);
   MmaArgs g = tf32_args(c, K, A.p, A.ld, A.stride, B.p, B.ld, B.stride);
   g.vec = true;
-  const dim3 grid(static_cast<unsigned>(ceil_div(c.N, Blk::BN)),
-                  static_cast<unsigned>(ceil_div(c.M, Blk::BM)), static_cast<unsigned>(c.batch));
-  wgmma_tf32_kernel<Blk><<<grid, Blk::NT, Blk::SMEM_BYTES, st>>>(g);
+  wgmma_tf32_kernel<Blk><<<grid_of(c, Blk::BM, Blk::BN), Blk::NT, Blk::SMEM_BYTES, st>>>(g);
   AX_LAUNCH_CHECK(op, "wgmma_tf32_kernel launch");
+  return true;
+}
+
+// cuTensorMapEncodeTiled, from the driver at run time (the extension does not link libcuda).
+using EncodeTiled = CUresult (*)(CUtensorMap*, CUtensorMapDataType, cuuint32_t, void*,
+                                 const cuuint64_t*, const cuuint64_t*, const cuuint32_t*,
+                                 const cuuint32_t*, CUtensorMapInterleave, CUtensorMapSwizzle,
+                                 CUtensorMapL2promotion, CUtensorMapFloatOOBfill);
+
+EncodeTiled tensor_map_encoder() {
+  static const EncodeTiled fn = [] {
+    void* p = nullptr;
+    cudaDriverEntryPointQueryResult q{};
+    if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &p, 12000, cudaEnableDefault,
+                                         &q) != cudaSuccess ||
+        q != cudaDriverEntryPointSuccess) {
+      cudaGetLastError();
+      p = nullptr;
+    }
+    return reinterpret_cast<EncodeTiled>(p);
+  }();
+  return fn;
+}
+
+// The TMA's view of a K-major operand: (distinct, rows, K) floats, boxes of box_rows x 32 with
+// the 128-byte swizzle, zeros outside the matrix.
+bool tensor_map(CUtensorMap& map, const Operand& o, index_t K, index_t rows, index_t distinct,
+                int box_rows) {
+  const EncodeTiled encode = tensor_map_encoder();
+  if (!encode) return false;
+  const cuuint64_t dims[3] = {cuuint64_t(K), cuuint64_t(rows), cuuint64_t(distinct)};
+  const cuuint64_t strides[2] = {cuuint64_t(o.ld) * 4,
+                                 cuuint64_t(distinct > 1 ? o.stride : rows * o.ld) * 4};
+  const cuuint32_t box[3] = {32, cuuint32_t(box_rows), 1}, step[3] = {1, 1, 1};
+  return encode(&map, CU_TENSOR_MAP_DATA_TYPE_FLOAT32, 3, const_cast<float*>(o.p), dims, strides,
+                box, step, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+                CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+                CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
+}
+
+template <class Blk>
+bool launch_tma(const GemmCall& c, index_t K, cudaStream_t st, const char* op) {
+  if (K == 0 || !tensor_map_encoder()) return false;
+  Workspace ws;
+  Operand A, B;
+  if (!k_major_operands<Blk>(c, K, st, op, ws, A, B)) return false;
+  CUtensorMap map_a, map_b;
+  if (!tensor_map(map_a, A, K, c.M, A.stride == 0 ? 1 : c.batch, Blk::BM) ||
+      !tensor_map(map_b, B, K, c.N, B.stride == 0 ? 1 : c.batch, Blk::BN))
+    return false;  // (the transposed copies, if any, are freed in stream order)
+  prepare<Blk>(wgmma_tma_tf32_kernel<Blk>, op);
+  const MmaArgs g = tf32_args(c, K, A.p, A.ld, A.stride, B.p, B.ld, B.stride);
+  wgmma_tma_tf32_kernel<Blk>
+      <<<grid_of(c, Blk::BM, Blk::BN), Blk::NT, Blk::SMEM_BYTES, st>>>(map_a, map_b, g);
+  AX_LAUNCH_CHECK(op, "wgmma_tma_tf32_kernel launch");
   return true;
 }
 
@@ -285,7 +464,16 @@ bool tf32_wgmma_available() {
 
 bool launch_tf32_wgmma(int which, const GemmCall& c, index_t K, cudaStream_t st, const char* op) {
   if (!tf32_wgmma_available()) return false;
-  return which == 6 ? launch<WgmmaTf32N256>(c, K, st, op) : launch<WgmmaTf32N128>(c, K, st, op);
+  switch (which) {
+    case 8:
+      return launch_tma<TmaTf32N128>(c, K, st, op);
+    case 7:
+      return launch_tma<TmaTf32N256>(c, K, st, op);
+    case 6:
+      return launch<WgmmaTf32N256>(c, K, st, op);
+    default:
+      return launch<WgmmaTf32N128>(c, K, st, op);
+  }
 }
 
 }  // namespace cuda
