@@ -392,6 +392,14 @@ void validate(const GemmCall& c, const char* op) {
 
 }  // namespace
 
+// The TF32 kernel a call runs: the set one, or for 0 (auto) the TMA-fed wgmma kernel 7 where
+// it is available (H100, gpu_check run 2 of 2026-11-26: 266-303 TFLOP/s, 0.72-0.79x cuBLAS TF32
+// at 4096^3 / 8192^3, against 107-119 for the best mma.sync kernel), else 0 (mma.sync 1).
+static int tf32_choice() {
+  const int which = tf32_kernel();
+  return which == 0 && tf32_wgmma_available() ? 7 : which;
+}
+
 // What a wgmma request runs where the wgmma kernels are not available: mma.sync 1 or WMMA.
 const char* tf32_kernel_name_fallback() {
   return tf32_mma_fits(1) ? tf32_mma_name(1) : "tc_tf32_wmma_m16n16k8";
@@ -401,7 +409,7 @@ const char* gemm_kernel_name(const GemmCall& c) {
   if (c.in == DType::f64) return "tiled_f64_64x64x16";
   if (c.in == DType::bf16) return "tc_bf16_wmma_m16n16k16";
   if (c.use_tf32) {  // the WMMA kernel also where the device lacks the shared memory of mma
-    const int which = tf32_kernel();
+    const int which = tf32_choice();
     if (which >= 5 && !tf32_wgmma_available()) return tf32_kernel_name_fallback();
     return which == 4 || !tf32_mma_fits(which) ? "tc_tf32_wmma_m16n16k8" : tf32_mma_name(which);
   }
@@ -423,7 +431,7 @@ void gemm_launch(const GemmCall& c, cudaStream_t st, const char* op) {
                                        " tensor-core GEMM needs compute capability 8.0 or newer, ",
                                        "this device has ", major, ".x"));
     if (c.in == DType::f32) {
-      const int which = tf32_kernel();
+      const int which = tf32_choice();
       if (which >= 5 && launch_tf32_wgmma(which, c, K, st, op)) return;
       if (which != 4 && launch_tf32_mma(which >= 5 ? 1 : which, c, K, st, op)) return;
       AX_DISPATCH_TT(c.ta, c.tb, (launch_tc<float, float, TA_, TB_>(c, K, st, op)));
