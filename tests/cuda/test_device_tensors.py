@@ -407,3 +407,33 @@ def test_cli_train_on_cuda(tmp_path):
     )
     res = json.loads(out.read_text())
     assert res["device"] == "cuda" and res["test_accuracy"] > 0.5
+
+
+def test_host_batches_go_through_pinned_staging_buffers():
+    from axonal.backend import _staging
+
+    rng = np.random.default_rng(5)
+    arrays = [
+        rng.standard_normal((64, 1, 28, 28)).astype(np.float32),
+        rng.integers(-5, 5, 64),
+        rng.standard_normal((3, 7)),  # float64
+        rng.random(11) > 0.5,  # bool
+        rng.standard_normal((6, 8)).astype(np.float32)[:, ::3],  # not contiguous
+        np.zeros((0, 4), np.float32),
+        np.array(2.5, np.float32),  # 0-d
+    ]
+    # more uploads than staging buffers, sizes changing, each source overwritten right after
+    # its upload (the device copy must hold the values of the moment of the call)
+    for rep in range(3 * _staging.MAX_SLOTS):
+        a = arrays[rep % len(arrays)]
+        src = a.copy()
+        t = axonal.from_numpy(src).to("cuda")
+        if src.ndim:
+            src[...] = 0
+        got = host(t)
+        assert got.dtype == a.dtype and got.shape == a.shape, (rep, got.dtype, got.shape)
+        np.testing.assert_array_equal(got, a)
+    assert 1 <= len(_staging._slots[cp.cuda.runtime.getDevice()]) <= _staging.MAX_SLOTS
+    # a byte-swapped array goes the plain CuPy way, with its values
+    be = np.arange(5, dtype=">f4")
+    np.testing.assert_array_equal(host(axonal.tensor(be, device="cuda")), np.arange(5))

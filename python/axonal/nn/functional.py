@@ -264,8 +264,10 @@ def dropout(
     else:
         keep = _np_gen(generator).random(x.shape, dtype=np.float32) >= np.float32(p)
         mask = keep.astype(dtype) * dtype.type(1.0 / (1.0 - p))
-    if type(x) is not np.ndarray:  # device storage: upload the mask
-        mask = xp_of(x).asarray(mask)
+    if type(x) is not np.ndarray:  # device storage: upload the mask (asynchronously)
+        from ..ops.creation import to_device_array
+
+        mask = to_device_array(mask, input.device)
     return _Dropout.apply(input, mask)
 
 

@@ -17,6 +17,30 @@ class _Mem:
 
         ctypes.memmove(self.ptr, src.ptr, nbytes)
 
+    def copy_from_host_async(self, src_ptr, nbytes, stream=None):
+        import ctypes
+
+        ctypes.memmove(self.ptr, int(src_ptr), nbytes)
+        launches[0] += 1  # a copy on the stream (not a kernel, but a call into the driver)
+
+
+class _Pinned(bytearray):
+    """Page-locked host memory: a bytearray with CuPy's ``.ptr``."""
+
+    @property
+    def ptr(self):
+        import ctypes
+
+        return ctypes.addressof((ctypes.c_char * len(self)).from_buffer(self))
+
+
+pinned_allocations = [0]
+
+
+def _alloc_pinned(nbytes):
+    pinned_allocations[0] += 1
+    return _Pinned(int(nbytes))
+
 
 launches = [0]  # array operations so far: what would each be a kernel launch on a GPU
 # allocations and views: no kernel on a GPU
@@ -144,6 +168,9 @@ def get_default_memory_pool():
 
 
 class _Event:
+    def __init__(self, block=False, disable_timing=False, interprocess=False):
+        pass
+
     def record(self, stream=None):
         import time
 
@@ -151,6 +178,8 @@ class _Event:
 
     def synchronize(self):
         pass
+
+    done = True  # the stand-in's copies complete when issued
 
 
 class _Generator:
@@ -185,6 +214,7 @@ cuda = _NS(
     set_allocator=lambda f: _allocator.__setitem__(0, f),
     get_allocator=lambda: _allocator[0],
     Event=_Event,
+    alloc_pinned_memory=_alloc_pinned,
     get_elapsed_time=lambda a, b: (b.t - a.t) * 1e3,
 )
 
