@@ -652,7 +652,8 @@ PYBIND11_MODULE(_cuda, m) {
         "tf32_kernel 1 .. 3 (mma.sync), 5 .. 8 (wgmma) runs that TF32 kernel instead (float32).");
   m.def("set_tf32_kernel", &axonal::cuda::set_tf32_kernel, py::arg("which"),
         "TF32 GEMM kernel: 0 auto (7 on compute 9.0 with the sm_90a build, else mma.sync 1 where "
-        "the device's shared memory allows, else WMMA), 1 mma.sync 128x128x32 3 stages, 2 128x256x32 3 stages, 3 128x128x32 4 stages, "
+        "the device's shared memory allows, else WMMA), 1 mma.sync 128x128x32 3 stages, 2 "
+        "128x256x32 3 stages, 3 128x128x32 4 stages, "
         "4 WMMA, 5 wgmma (Hopper, sm_90a build) 128x128x32 5 stages, 6 wgmma 128x256x32 4 "
         "stages, 7 wgmma fed by the TMA 128x256x32 4 stages, 8 TMA 128x128x32 6 stages. For "
         "benchmarks and tests.");

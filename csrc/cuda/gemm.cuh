@@ -56,14 +56,14 @@ void for_each_gemm_piece(index_t M, index_t batch, int bm, Fn&& fn) {
 
 // TF32 kernels: 0 lets gemm_launch pick (the TMA-fed wgmma kernel 7 on compute 9.0 with the
 // sm_90a build, else the mma.sync kernel 1 where the device gives a block enough shared memory,
-// else the WMMA kernel; unaligned operands or K = 0 take mma.sync 1 from 5 .. 8); 1, 2, 3 force the mma.sync kernel with 128x128
-// tiles and 3 stages, 128x256 tiles and 3 stages, 128x128 tiles and 4 stages; 4 forces WMMA;
-// 5, 6 the Hopper wgmma kernel fed by cp.async with 128x128 tiles and 5 stages, 128x256 tiles
-// and 4 stages; 7, 8 the wgmma kernel fed by the TMA (warp-specialised, mbarriers, 128-byte
-// swizzle) with 128x256 tiles and 4 stages, 128x128 tiles and 6 stages (5 .. 8: compute 9.0
-// and an sm_90a build only, else as 1; gemm_kernel_name names it for 16-byte
-// aligned operands, the launcher takes mma.sync 1 for others). For benchmarks and tests; not
-// thread-safe against concurrent launches.
+// else the WMMA kernel; unaligned operands or K = 0 take mma.sync 1 from 5 .. 8); 1, 2, 3 force the
+// mma.sync kernel with 128x128 tiles and 3 stages, 128x256 tiles and 3 stages, 128x128 tiles and 4
+// stages; 4 forces WMMA; 5, 6 the Hopper wgmma kernel fed by cp.async with 128x128 tiles and 5
+// stages, 128x256 tiles and 4 stages; 7, 8 the wgmma kernel fed by the TMA (warp-specialised,
+// mbarriers, 128-byte swizzle) with 128x256 tiles and 4 stages, 128x128 tiles and 6 stages (5 .. 8:
+// compute 9.0 and an sm_90a build only, else as 1; gemm_kernel_name names it for 16-byte aligned
+// operands, the launcher takes mma.sync 1 for others). For benchmarks and tests; not thread-safe
+// against concurrent launches.
 void set_tf32_kernel(int which);
 int tf32_kernel();
 
