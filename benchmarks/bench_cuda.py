@@ -38,7 +38,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--out", default=os.environ.get("OUT", ""), help="folder for the full logs")
     ap.add_argument(
         "--only",
-        choices=["gemm", "conv", "pool", "softmax"],
+        choices=["gemm", "conv", "pool", "softmax", "lstm"],
         default="",
         help="run one group of cases (and the device copy) only",
     )
@@ -404,6 +404,53 @@ def main(argv: Optional[List[str]] = None) -> int:
         for log_ in (False, True):
             bench_softmax(rows_, cols_, log_)
         cp.get_default_memory_pool().free_all_blocks()
+
+    # ---------------------------------------------------------------- LSTM cell
+    def bench_lstm() -> None:
+        import axonal.nn as nn
+        from axonal.backends import cuda as flags_
+
+        B, I, H = (4, 8, 16) if args.smoke else (64, 256, 512) if args.quick else (256, 512, 1024)
+        shape = f"B{B} I{I} H{H}"
+        # the pointwise kernel alone: gates and c read, h', c' and the activations written
+        gates = rng.standard_normal((B, 4 * H), dtype=cp.float32)
+        c = rng.standard_normal((B, H), dtype=cp.float32)
+        h2, c2, act = cu.lstm_cell_forward(gates, c)
+        g64, c64 = gates.astype(cp.float64), c.astype(cp.float64)
+        sg = 1 / (1 + cp.exp(-g64))
+        want_c2 = sg[:, H : 2 * H] * c64 + sg[:, :H] * cp.tanh(g64[:, 2 * H : 3 * H])
+        err = max(rel_err(c2, want_c2), rel_err(h2, sg[:, 3 * H :] * cp.tanh(want_c2)))
+        nb = (gates.nbytes + c.nbytes) * 2 + 2 * c.nbytes  # in: gates, c; out: act, h', c'
+        ours = t_cupy(lambda: cu.lstm_cell_forward(gates, c), INNER)
+        note = f"{nb / (ours * 1e-3) / 1e9 / copy_gbs:.0%} of copy"
+        add("lstm cell pointwise fwd", shape, ours, nb, "GB/s", "-", 0.0, err, note)
+        if not have_torch:
+            return
+        # the whole cell (two GEMMs + the pointwise kernel), forward, fp32 (TF32 off on both)
+        axonal.manual_seed(0)
+        cell = nn.LSTMCell(I, H).to("cuda")
+        tcell = torch.nn.LSTMCell(I, H).cuda()
+        with torch.no_grad():
+            for (_, p), tp in zip(cell.named_parameters(), tcell.parameters()):
+                tp.copy_(torch.as_tensor(cp.asnumpy(p.detach()._data), device="cuda"))
+        x = axonal.randn(B, I).to("cuda")
+        h0, c0 = axonal.randn(B, H).to("cuda"), axonal.randn(B, H).to("cuda")
+        tx, th, tc = (torch.as_tensor(cp.asnumpy(t._data), device="cuda") for t in (x, h0, c0))
+        flags_.matmul.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
+        with axonal.no_grad():
+            hy, _ = cell(x, (h0, c0))
+        with torch.no_grad():
+            thy, _ = tcell(tx, (th, tc))
+            err = rel_err(hy._data, cp.asarray(thy))
+            tt = t_torch(lambda: tcell(tx, (th, tc)), INNER)
+        with axonal.no_grad():
+            ours = t_cupy(lambda: cell(x, (h0, c0)), INNER)
+        flops = 2.0 * B * (I + H) * 4 * H
+        add("lstm cell fwd (2 GEMM+cell)", shape, ours, flops, "TFLOP/s", "torch", tt, err)
+
+    if wanted("lstm"):
+        bench_lstm()
 
     log(f"\nbench_cuda: {time.time() - t0:.0f} s")
     log("\n== summary (ours vs reference; ratio > 1: axonal faster) ==")

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "cuda/batchnorm.cuh"
+#include "cuda/cells.cuh"
 #include "cuda/conv2d.cuh"
 #include "cuda/elementwise.cuh"
 #include "cuda/emulate.cuh"
@@ -640,6 +641,40 @@ PYBIND11_MODULE(_cuda, m) {
       },
       py::arg("dtype"), py::arg("n"), py::arg("output"), py::arg("grad"), py::arg("dx"),
       py::arg("stream"), "dx = output > 0 ? grad : 0 over n dense elements (dx may alias grad).");
+  m.def(
+      "rnn_cell",
+      [](int pass, int dt, index_t N, index_t H, const std::vector<std::uintptr_t>& ptrs,
+         std::uintptr_t stream) {
+        const char* op = "cuda.rnn_cell";
+        const DType t = dtype_arg(dt, op);
+        AX_CHECK(ptrs.size() <= axonal::cuda::kCellPointers, op, ": at most ",
+                 axonal::cuda::kCellPointers, " pointers, got ", ptrs.size());
+        void* p[axonal::cuda::kCellPointers] = {};
+        for (size_t k = 0; k < ptrs.size(); ++k) p[k] = ptr<void>(ptrs[k]);
+        py::gil_scoped_release rel;
+        axonal::cuda::rnn_cell_launch(static_cast<axonal::cuda::CellPass>(pass), t, N, H, p,
+                                      stream_arg(stream), op);
+      },
+      py::arg("pass_"), py::arg("dtype"), py::arg("N"), py::arg("H"), py::arg("pointers"),
+      py::arg("stream"),
+      "The pointwise half of an LSTM / GRU step (cells.cuh): pass 0 LSTM forward (gates, c, h2, "
+      "c2, act), 1 LSTM backward (dh, dc, act, c, c2, dgates, dc_prev), 2 GRU forward (gi, gh, h, "
+      "h2, act), 3 GRU backward (dh, act, gh, h, dgi, dgh, dh_prev); dense arrays.");
+  m.def(
+      "emulate_rnn_cell",
+      [](int pass, int dt, index_t N, index_t H, const std::vector<std::uintptr_t>& ptrs) {
+        const char* op = "cuda.emulate_rnn_cell";
+        const DType t = dtype_arg(dt, op);
+        AX_CHECK(ptrs.size() <= axonal::cuda::kCellPointers, op, ": at most ",
+                 axonal::cuda::kCellPointers, " pointers, got ", ptrs.size());
+        void* p[axonal::cuda::kCellPointers] = {};
+        for (size_t k = 0; k < ptrs.size(); ++k) p[k] = ptr<void>(ptrs[k]);
+        py::gil_scoped_release rel;
+        axonal::cuda::rnn_cell_emulate(static_cast<axonal::cuda::CellPass>(pass), t, N, H, p, op);
+      },
+      py::arg("pass_"), py::arg("dtype"), py::arg("N"), py::arg("H"), py::arg("pointers"),
+      "rnn_cell's element function run on host memory (addresses of NumPy buffers), for tests "
+      "without a GPU.");
   m.def("softmax_kernel_name",
         [](index_t cols) { return std::string(axonal::cuda::softmax_kernel_name(cols)); });
 

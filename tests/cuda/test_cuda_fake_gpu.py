@@ -44,7 +44,8 @@ def test_gpu_tests_pass_through_the_emulator():
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "fake_gpu", "-x",
          str(HERE / "test_cuda_gemm.py"), str(HERE / "test_cuda_conv.py"),
          str(HERE / "test_cuda_pool_softmax.py"), str(HERE / "test_cuda_optim.py"),
-         str(HERE / "test_cuda_batchnorm.py"), str(HERE / "test_device_tensors.py")],
+         str(HERE / "test_cuda_batchnorm.py"), str(HERE / "test_device_tensors.py"),
+         str(HERE / "test_cuda_cells.py")],
         capture_output=True, text=True, env=_env(), cwd=str(HERE), timeout=600,
     )  # fmt: skip
     tail = (r.stdout + r.stderr)[-3000:]

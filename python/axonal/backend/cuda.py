@@ -1025,6 +1025,68 @@ def relu_backward(grad_output: Array, output: Array) -> Optional[Array]:
     return dx
 
 
+# ------------------------------------------------------------------ recurrent cells
+def _cell_call(op: str, pass_: int, inputs: tuple, shapes: tuple, outs: tuple) -> Optional[tuple]:
+    """Runs cell pass ``pass_`` (csrc/cuda/cells.cuh) on dense copies of ``inputs`` when they are
+    device arrays of one float dtype with the given shapes, into new arrays of the shapes
+    ``outs``; None (nothing done) otherwise: the caller then uses CuPy."""
+    dt = inputs[0].dtype
+    code = _CODES.get(dt)
+    if code is None:
+        return None
+    for x, shape in zip(inputs, shapes):
+        if type(x) is not cp.ndarray or x.dtype != dt or x.shape != shape:
+            return None
+    ins = [_dense(_arr(x, op, f"argument {i}")) for i, x in enumerate(inputs)]
+    res = tuple(cp.empty(shape, dtype=dt) for shape in outs)
+    N, H = shapes[-1]
+    _cuda.rnn_cell(
+        pass_, code, N, H, [_ptr(x) for x in ins] + [_ptr(r) for r in res], _stream()
+    )  # fmt: skip
+    return res
+
+
+def lstm_cell_forward(gates: Array, c: Array) -> Optional[tuple]:
+    """The LSTM cell's pointwise forward in one kernel: gates (N, 4H) = [i | f | g | o]
+    pre-activations, c (N, H) -> (h', c', act (N, 4H) the activated gates); None unless both are
+    device arrays of one float dtype and these shapes."""
+    if getattr(c, "ndim", 0) != 2:
+        return None
+    N, H = c.shape
+    return _cell_call("lstm_cell_forward", 0, (gates, c), ((N, 4 * H), (N, H)),
+                      ((N, H), (N, H), (N, 4 * H)))  # fmt: skip
+
+
+def lstm_cell_backward(dh: Array, dc: Array, act: Array, c: Array, c2: Array) -> Optional[tuple]:
+    """Gradients of lstm_cell_forward's pre-activation gates and of c: (dgates, dc_prev)."""
+    if getattr(c, "ndim", 0) != 2:
+        return None
+    N, H = c.shape
+    s = (N, H)
+    return _cell_call("lstm_cell_backward", 1, (dh, dc, act, c, c2), (s, s, (N, 4 * H), s, s),
+                      ((N, 4 * H), s))  # fmt: skip
+
+
+def gru_cell_forward(gi: Array, gh: Array, h: Array) -> Optional[tuple]:
+    """The GRU cell's pointwise forward in one kernel: gi, gh (N, 3H) = [r | z | n] input and
+    hidden projections, h (N, H) -> (h', act (N, 3H) = activated [r | z | n])."""
+    if getattr(h, "ndim", 0) != 2:
+        return None
+    N, H = h.shape
+    g = (N, 3 * H)
+    return _cell_call("gru_cell_forward", 2, (gi, gh, h), (g, g, (N, H)), ((N, H), g))
+
+
+def gru_cell_backward(dh: Array, act: Array, gh: Array, h: Array) -> Optional[tuple]:
+    """Gradients of gru_cell_forward's inputs: (dgi, dgh, dh_prev)."""
+    if getattr(h, "ndim", 0) != 2:
+        return None
+    N, H = h.shape
+    g = (N, 3 * H)
+    return _cell_call("gru_cell_backward", 3, (dh, act, gh, h), ((N, H), g, g, (N, H)),
+                      (g, g, (N, H)))  # fmt: skip
+
+
 # ------------------------------------------------------------------ optimizers
 def adam_applies(param: Any, grad: Any, exp_avg: Any, exp_avg_sq: Any, max_exp_avg_sq: Any) -> bool:
     """Whether the fused Adam kernels take these arrays: dense device arrays of one float dtype and

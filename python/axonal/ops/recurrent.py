@@ -20,6 +20,7 @@ import numpy as np
 
 from .. import _cpu
 from ..autograd.function import Function
+from ..backend import kernels_for
 from ._util import xp_of
 from .activation import _sigmoid
 
@@ -42,14 +43,23 @@ def _cpu_kernel(*arrays: Any) -> bool:
 
 class LSTMCellPointwise(Function):
     """(gates (N, 4H), c (N, H)) -> (h' (N, H), c' (N, H)); on NumPy arrays one C++ pass
-    (``_cpu.lstm_cell_forward``), elsewhere (CuPy) the same equations with the array module."""
+    (``_cpu.lstm_cell_forward``), on device arrays one CUDA kernel each way (csrc/cuda/cells.cu)
+    where the ``_cuda`` extension is built, elsewhere the same equations with the array
+    module."""
 
     @staticmethod
     def forward(ctx: Any, gates: Any, c: Any) -> tuple:
         if _cpu_kernel(gates, c):
             h2, c2, act = _cpu.lstm_cell_forward(gates, c)
             ctx.save_for_backward(act, c, c2)
-            ctx.kernel = True
+            ctx.kernel = _cpu
+            return h2, c2
+        k = kernels_for(gates)
+        res = k.lstm_cell_forward(gates, c) if k is not None else None
+        if res is not None:  # one CUDA kernel (csrc/cuda/cells.cu)
+            h2, c2, act = res
+            ctx.save_for_backward(act, c, c2)
+            ctx.kernel = k
             return h2, c2
         xp = xp_of(gates)
         H = c.shape[-1]
@@ -60,16 +70,23 @@ class LSTMCellPointwise(Function):
         c2 = f * c + i * g
         tc = xp.tanh(c2)
         ctx.save_for_backward(i, f, g, o, c, tc)
-        ctx.kernel = False
+        ctx.kernel = None
         return o * tc, c2
 
     @staticmethod
     def backward(ctx: Any, dh: Any, dc: Any) -> tuple:
-        if ctx.kernel:
+        if ctx.kernel is not None:
             act, c, c2 = ctx.saved_tensors
-            return _cpu.lstm_cell_backward(dh, dc, act, c, c2)
-        i, f, g, o, c, tc = ctx.saved_tensors
-        xp = xp_of(dh)
+            res = ctx.kernel.lstm_cell_backward(dh, dc, act, c, c2)
+            if res is not None:
+                return tuple(res)
+            # (gradients the kernel does not take, e.g. of another dtype: the equations below)
+            H, xp = c.shape[-1], xp_of(c)
+            i, f, g, o = act[:, :H], act[:, H : 2 * H], act[:, 2 * H : 3 * H], act[:, 3 * H :]
+            tc = xp.tanh(c2)
+        else:
+            i, f, g, o, c, tc = ctx.saved_tensors
+            xp = xp_of(dh)
         dct = dc + dh * o * (1.0 - tc * tc)  # through c' directly and through h' = o tanh(c')
         dgates = xp.concatenate(
             (
@@ -84,10 +101,19 @@ class LSTMCellPointwise(Function):
 
 
 class GRUCellPointwise(Function):
-    """(gi (N, 3H), gh (N, 3H), h (N, H)) -> h' (N, H)."""
+    """(gi (N, 3H), gh (N, 3H), h (N, H)) -> h' (N, H); one CUDA kernel each way on device
+    arrays where the ``_cuda`` extension is built, else the equations with the array module."""
 
     @staticmethod
     def forward(ctx: Any, gi: Any, gh: Any, h: Any) -> Any:
+        k = kernels_for(gi)
+        res = k.gru_cell_forward(gi, gh, h) if k is not None else None
+        if res is not None:  # one CUDA kernel (csrc/cuda/cells.cu)
+            h2, act = res
+            ctx.save_for_backward(act, gh, h)
+            ctx.kernel = k
+            return h2
+        ctx.kernel = None
         xp = xp_of(gi)
         H = h.shape[-1]
         r = _sigmoid(gi[:, :H] + gh[:, :H])
@@ -99,7 +125,16 @@ class GRUCellPointwise(Function):
 
     @staticmethod
     def backward(ctx: Any, dh: Any) -> tuple:
-        r, z, n, ghn, h = ctx.saved_tensors
+        if ctx.kernel is not None:
+            act, gh, h = ctx.saved_tensors
+            res = ctx.kernel.gru_cell_backward(dh, act, gh, h)
+            if res is not None:
+                return tuple(res)
+            # (a gradient the kernel does not take, e.g. of another dtype: the equations below)
+            H = h.shape[-1]
+            r, z, n, ghn = act[:, :H], act[:, H : 2 * H], act[:, 2 * H :], gh[:, 2 * H :]
+        else:
+            r, z, n, ghn, h = ctx.saved_tensors
         xp = xp_of(dh)
         dn = dh * (1.0 - z) * (1.0 - n * n)  # gradient of n's pre-activation
         dr = dn * ghn * r * (1.0 - r)

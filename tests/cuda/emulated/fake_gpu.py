@@ -195,6 +195,10 @@ def relu_backward(dt, n, y, g, dx, _s):
     _raw(dx, n, t)[:] = np.where(yy > 0, gg, 0)
 
 
+def rnn_cell(pass_, dt, N, H, pointers, _s):
+    _real["emulate_rnn_cell"](pass_, dt, N, H, pointers)  # the kernel's element function
+
+
 def batch_norm_forward(dt, N, C, L, x, w, b, eps, y, mean, var, invstd, rmean, rvar, mom, _s):
     t = _NP[dt]
     xs = _raw(x, N * C * L, t).reshape(N, C, L).astype(np.float64)
@@ -251,6 +255,7 @@ for _name, _fn in dict(
     adam_update=adam_update,
     adam_update_multi=adam_update_multi,
     relu_backward=relu_backward,
+    rnn_cell=rnn_cell,
     cross_entropy_forward=_xent(False),
     cross_entropy_backward=_xent(True),
     batch_norm_forward=batch_norm_forward,
