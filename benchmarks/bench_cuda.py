@@ -211,21 +211,19 @@ def main(argv: Optional[List[str]] = None) -> int:
         tab, tbb = ta.to(torch.bfloat16), tb.to(torch.bfloat16)
         abits = cp.asarray(tab.view(torch.int16)).view(cp.uint16)
         bbits = cp.asarray(tbb.view(torch.int16)).view(cp.uint16)
-        c3 = cu.gemm_bf16_bits(abits, bbits)
-        err16 = rel_err(c3, cp.asarray(torch.matmul(tab.float(), tbb.float())))
-        ours16 = t_cupy(lambda: cu.gemm_bf16_bits(abits, bbits, c3))
+        want16 = cp.asarray(torch.matmul(tab.float(), tbb.float()))
         tt16 = t_torch(lambda: torch.matmul(tab, tbb))
-        add(
-            "gemm BF16 (WMMA)",
-            f"{n}^3",
-            ours16,
-            flops,
-            "TFLOP/s",
-            "cuBLAS BF16",
-            tt16,
-            err16,
-            "ours: fp32 out",
-        )
+        try:  # 0: what gemm picks (the TMA-fed wgmma kernel on Hopper), 1: WMMA
+            for which, label in ((0, "gemm BF16 (auto)"), (1, "gemm BF16 (WMMA)")):
+                _cuda.set_bf16_kernel(which)
+                name = _cuda.gemm_kernel_name(2)
+                c3 = cu.gemm_bf16_bits(abits, bbits)
+                err16 = rel_err(c3, want16)
+                ours16 = t_cupy(lambda c3=c3: cu.gemm_bf16_bits(abits, bbits, c3))
+                add(label, f"{n}^3", ours16, flops, "TFLOP/s", "cuBLAS BF16", tt16, err16,
+                    f"fp32 out; {name}")  # fmt: skip
+        finally:
+            _cuda.set_bf16_kernel(0)
 
     def wanted(group: str) -> bool:
         return not args.only or args.only == group

@@ -185,9 +185,13 @@ void emulate_gemm(const py::array& a, const py::array& b, py::array& c, bool ta,
                   index_t sb, double beta, index_t ldc, index_t sc, index_t batch, bool allow_vec,
                   int tf32_kernel) {
   const char* op = "cuda.emulate_gemm";
-  const DType dt = np_dtype(a, op, "a");
-  AX_CHECK(np_dtype(b, op, "b") == dt && np_dtype(c, op, "c") == dt, op,
-           ": a, b and c must share one dtype");
+  // bfloat16 operands as uint16 bit patterns (with a float32 c) run the BF16 wgmma kernel
+  const bool bits = a.dtype().is(py::dtype::of<std::uint16_t>());
+  const DType dt = bits ? DType::f32 : np_dtype(a, op, "a");
+  AX_CHECK(bits ? b.dtype().is(py::dtype::of<std::uint16_t>()) : np_dtype(b, op, "b") == dt, op,
+           ": a and b must share one dtype");
+  AX_CHECK(np_dtype(c, op, "c") == dt, op, ": c must be ",
+           bits ? "float32 (bfloat16 a, b)" : "a's dtype");
   AX_CHECK(M >= 0 && N >= 0 && K >= 0 && batch >= 0 && sa >= 0 && sb >= 0 && sc >= 0, op,
            ": negative size or stride");
   AX_CHECK(lda >= std::max<index_t>(1, ta ? M : K) && ldb >= std::max<index_t>(1, tb ? K : N) &&
@@ -198,7 +202,8 @@ void emulate_gemm(const py::array& a, const py::array& b, py::array& c, bool ta,
   need(b, reads ? span(batch, tb ? N : K, tb ? K : N, ldb, sb, op, "b") : 0, op, "b", false);
   need(c, span(batch, M, N, ldc, sc, op, "c"), op, "c", true);
   axonal::cuda::GemmCall g;
-  g.in = g.out = dt;
+  g.in = bits ? DType::bf16 : dt;
+  g.out = dt;
   g.use_tf32 = tf32_kernel != 0;
   g.ta = ta;
   g.tb = tb;
@@ -695,6 +700,10 @@ PYBIND11_MODULE(_cuda, m) {
   m.def("tf32_wgmma_available", &axonal::cuda::tf32_wgmma_available,
         "Whether the wgmma TF32 kernels are built (sm_90a) and the device is compute 9.0.");
   m.def("tf32_kernel", &axonal::cuda::tf32_kernel);
+  m.def("set_bf16_kernel", &axonal::cuda::set_bf16_kernel, py::arg("which"),
+        "BF16 GEMM kernel (bfloat16 in, float32 out): 0 auto (the TMA-fed wgmma kernel on compute "
+        "9.0 with the sm_90a build, else WMMA), 1 WMMA. For benchmarks and tests.");
+  m.def("bf16_kernel", &axonal::cuda::bf16_kernel);
   m.def("emulate_conv2d", &emulate_conv2d, py::arg("pass_"), py::arg("geom"), py::arg("in0"),
         py::arg("in1"), py::arg("bias"), py::arg("out"), py::arg("splits") = 0,
         "Host emulation of the conv2d implicit-GEMM kernels (pass_ 0 fwd, 1 bwd-input, "

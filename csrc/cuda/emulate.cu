@@ -205,35 +205,45 @@ void mma_all(const MmaArgs& g, index_t batch) {
       for (int bx = 0; bx < gx; ++bx) mma_block<Blk>(g, bx, by, static_cast<int>(b), gx, gy);
 }
 
-// --------------------------------------------------------------- TF32 wgmma blocks
-// One warpgroup's wgmma.mma_async m64nNk8 .tf32 from shared memory: A (64 x 8) and B (N x 8)
-// read through their descriptors as the PTX ISA's canonical K-major, no-swizzle layout
-// ((8,m),(T,2k)):((1T,SBO),(1,LBO)) defines them (T = 4 TF32 per 16 bytes), the inputs' low 13
-// bits dropped (the tensor cores read TF32 from the 32-bit words), products summed exactly and
-// added into the 128 threads' accumulators in the wgmma fragment layout.
-template <int N>
-void warpgroup_mma_tf32(const unsigned char* smem, std::uint64_t da, std::uint64_t db,
-                        float* const* acc) {
+// --------------------------------------------------------------- wgmma blocks (TF32, BF16)
+// One warpgroup's wgmma.mma_async m64nNkK from shared memory: A (64 x K) and B (N x K) read
+// through their descriptors as the PTX ISA's canonical K-major layouts define them: without
+// swizzle ((8,m),(T,2k)):((1T,SBO),(1,LBO)) (T = 4 TF32 per 16 bytes), or with the 128-byte
+// swizzle (rows of 128 bytes, 8-row groups SBO apart, the 16-byte chunk bits of each address
+// XORed with its row-within-1024 bits). ES = 4: TF32, K = 8, the inputs' low 13 bits dropped
+// (the tensor cores read TF32 from the 32-bit words); ES = 2: bfloat16, K = 16. Products summed
+// exactly and added into the 128 threads' accumulators in the wgmma fragment layout.
+template <int N, int ES = 4>
+void warpgroup_mma(const unsigned char* smem, std::uint64_t da, std::uint64_t db,
+                   float* const* acc) {
+  constexpr int KI = 32 / ES;  // K of one instruction
   auto field = [](std::uint64_t d, int shift) { return int((d >> shift) & 0x3FFFu) << 4; };
   auto at = [&](std::uint64_t d, int row, int k) {
+    const int b = k * ES;  // the element's byte within its 32-byte k step
     int off;
     if (d >> 62 == 0) {  // no swizzle: core matrices of 8 rows x 16 bytes, LBO apart along K
-      off = field(d, 0) + (row & 7) * 16 + (row >> 3) * field(d, 32) + (k & 3) * 4 +
-            (k >> 2) * field(d, 16);
-    } else {  // 128-byte swizzle: rows of 128 bytes, 8-row groups SBO apart, then the 16-byte
-              // chunk bits of the address XORed with its row-within-1024 bits
-      off = field(d, 0) + (row & 7) * 128 + (row >> 3) * field(d, 32) + (k >> 2) * 16 + (k & 3) * 4;
+      off = field(d, 0) + (row & 7) * 16 + (row >> 3) * field(d, 32) + (b & 15) +
+            (b >> 4) * field(d, 16);
+    } else {
+      off = field(d, 0) + (row & 7) * 128 + (row >> 3) * field(d, 32) + (b >> 4) * 16 + (b & 15);
       off ^= ((off >> 7) & 7) << 4;
     }
-    std::uint32_t u;
-    std::memcpy(&u, smem + off, 4);
-    u &= 0xffffe000u;
+    std::uint32_t u = 0;
+    if constexpr (ES == 4) {
+      std::memcpy(&u, smem + off, 4);
+      u &= 0xffffe000u;
+    } else {
+      std::uint16_t h;
+      std::memcpy(&h, smem + off, 2);
+      u = std::uint32_t(h) << 16;
+    }
     float f;
     std::memcpy(&f, &u, 4);
     return double(f);
   };
-  AX_CHECK((da >> 62) <= 1 && (db >> 62) <= 1, "warpgroup_mma_tf32",
+  AX_CHECK((da >> 62) <= 1 && (db >> 62) <= 1, "warpgroup_mma",
            ": only no swizzle or the 128-byte swizzle are emulated");
+  AX_CHECK(ES == 4 || (da >> 62) == 1, "warpgroup_mma", ": BF16 is emulated with the swizzle only");
   for (int t = 0; t < 128; ++t) {
     const int w = t >> 5, g = (t & 31) >> 2, q = t & 3;
     for (int j = 0; j < N / 8; ++j)
@@ -241,7 +251,7 @@ void warpgroup_mma_tf32(const unsigned char* smem, std::uint64_t da, std::uint64
         for (int e = 0; e < 2; ++e) {
           const int m = 16 * w + g + 8 * h, n = 8 * j + 2 * q + e;
           double sum = 0.0;
-          for (int k = 0; k < 8; ++k) sum += at(da, m, k) * at(db, n, k);
+          for (int k = 0; k < KI; ++k) sum += at(da, m, k) * at(db, n, k);
           float& d = acc[t][4 * j + 2 * h + e];
           d = static_cast<float>(static_cast<double>(d) + sum);
         }
@@ -274,8 +284,8 @@ void wgmma_block(const MmaArgs& g, int bx, int by, int bz, int gx, int gy) {
       float* rows[128];
       for (int t = 0; t < 128; ++t) rows[t] = acc[128 * wg + t].data();
       for (int ks = 0; ks < Blk::BK / 8; ++ks)
-        warpgroup_mma_tf32<Blk::BN>(smem.data(), Blk::desc(st + Blk::a_offset(wg, ks)),
-                                    Blk::desc(st + Blk::b_offset(ks)), rows);
+        warpgroup_mma<Blk::BN, Blk::ES>(smem.data(), Blk::desc(st + Blk::a_offset(wg, ks)),
+                                        Blk::desc(st + Blk::b_offset(ks)), rows);
     }
   }
   for (int t = 0; t < Blk::NT; ++t) {
@@ -293,15 +303,18 @@ void tma_block(const MmaArgs& g, int bx, int by, int bz, int gx, int gy) {
   int mt = 0, nt = 0;
   grouped_tile(bx, by, gx, gy, 8, mt, nt);
   const int m0 = mt * Blk::BM, n0 = nt * Blk::BN;
-  const float* a = g.A + bz * g.sA;
-  const float* b = g.B + bz * g.sB;
-  auto box = [&](unsigned char* dst, const float* src, index_t ld, int row0, int rows, int box_rows,
-                 int k0) {
+  // (MmaArgs carries the operands as float pointers; ES-byte elements here)
+  const auto* a = reinterpret_cast<const unsigned char*>(g.A) + bz * g.sA * Blk::ES;
+  const auto* b = reinterpret_cast<const unsigned char*>(g.B) + bz * g.sB * Blk::ES;
+  auto box = [&](unsigned char* dst, const unsigned char* src, index_t ld, int row0, int rows,
+                 int box_rows, int k0) {
     for (int r = 0; r < box_rows; ++r)
       for (int k = 0; k < Blk::BK; ++k) {
-        const bool in = row0 + r < rows && k0 + k < g.K;
-        const float v = in ? src[static_cast<index_t>(row0 + r) * ld + k0 + k] : 0.f;
-        std::memcpy(dst + Blk::box_offset(r, k), &v, 4);
+        unsigned char* to = dst + Blk::box_offset(r, k);
+        if (row0 + r < rows && k0 + k < g.K)
+          std::memcpy(to, src + (static_cast<index_t>(row0 + r) * ld + k0 + k) * Blk::ES, Blk::ES);
+        else
+          std::memset(to, 0, Blk::ES);
       }
   };
   std::vector<std::array<float, Blk::NACC>> acc(256);
@@ -314,9 +327,9 @@ void tma_block(const MmaArgs& g, int bx, int by, int bz, int gx, int gy) {
     for (int cw = 0; cw < 2; ++cw) {
       float* rows[128];
       for (int t = 0; t < 128; ++t) rows[t] = acc[128 * cw + t].data();
-      for (int ks = 0; ks < Blk::BK / 8; ++ks)
-        warpgroup_mma_tf32<Blk::BN>(smem.data(), Blk::desc(st + Blk::a_offset(cw, ks)),
-                                    Blk::desc(st + Blk::b_offset(ks)), rows);
+      for (int ks = 0; ks < Blk::BK / Blk::KSTEP; ++ks)
+        warpgroup_mma<Blk::BN, Blk::ES>(smem.data(), Blk::desc(st + Blk::a_offset(cw, ks)),
+                                        Blk::desc(st + Blk::b_offset(ks)), rows);
     }
   }
   for (int t = 0; t < 256; ++t) {
@@ -329,33 +342,36 @@ void tma_block(const MmaArgs& g, int bx, int by, int bz, int gx, int gy) {
 // The launcher's path: operands not K-major are transposed first (here into host vectors).
 template <class Blk, bool TMA = false>
 void wgmma_all(const GemmCall& c, index_t K) {
-  std::vector<float> at, bt;
-  const float* A = static_cast<const float*>(c.A);
-  const float* B = static_cast<const float*>(c.B);
+  constexpr int ES = Blk::ES;
+  std::vector<unsigned char> at, bt;
+  const auto* A = static_cast<const unsigned char*>(c.A);
+  const auto* B = static_cast<const unsigned char*>(c.B);
   index_t lda = c.lda, sA = c.sA, ldb = c.ldb, sB = c.sB;
-  const index_t k4 = (K + 3) / 4 * 4;
-  auto transpose = [&](const float* src, index_t ld, index_t stride, index_t rows,
-                       std::vector<float>& dst) {  // src (K, rows) -> dst (rows, k4)
+  const index_t kp = (K + 16 / ES - 1) / (16 / ES) * (16 / ES);  // rows of 16-byte multiples
+  auto transpose = [&](const unsigned char* src, index_t ld, index_t stride, index_t rows,
+                       std::vector<unsigned char>& dst) {  // src (K, rows) -> dst (rows, kp)
     const index_t n = stride == 0 ? 1 : c.batch;
-    dst.assign(static_cast<size_t>(n * rows * k4), 0.f);
+    dst.assign(static_cast<size_t>(n * rows * kp * ES), 0);
     for (index_t b = 0; b < n; ++b)
       for (index_t k = 0; k < K; ++k)
         for (index_t r = 0; r < rows; ++r)
-          dst[(b * rows + r) * k4 + k] = src[b * stride + k * ld + r];
+          std::memcpy(&dst[((b * rows + r) * kp + k) * ES], src + (b * stride + k * ld + r) * ES,
+                      ES);
   };
   if (c.ta && K > 0) {
     transpose(A, c.lda, c.sA, c.M, at);
     A = at.data();
-    lda = k4;
-    sA = c.sA == 0 ? 0 : c.M * k4;
+    lda = kp;
+    sA = c.sA == 0 ? 0 : c.M * kp;
   }
   if (!c.tb && K > 0) {
     transpose(B, c.ldb, c.sB, c.N, bt);
     B = bt.data();
-    ldb = k4;
-    sB = c.sB == 0 ? 0 : c.N * k4;
+    ldb = kp;
+    sB = c.sB == 0 ? 0 : c.N * kp;
   }
-  MmaArgs g = tf32_args(c, K, A, lda, sA, B, ldb, sB);
+  MmaArgs g = tf32_args(c, K, reinterpret_cast<const float*>(A), lda, sA,
+                        reinterpret_cast<const float*>(B), ldb, sB);
   g.vec = true;
   const int gx = static_cast<int>((c.N + Blk::BN - 1) / Blk::BN);
   const int gy = static_cast<int>((c.M + Blk::BM - 1) / Blk::BM);
@@ -642,6 +658,17 @@ void softmax_t(bool bwd, const void* a, const void* b, void* o, index_t rows, in
 }  // namespace
 
 void emulate_gemm(const GemmCall& c, bool allow_vec, int tf32_kernel, const char* op) {
+  if (c.in == DType::bf16) {  // bfloat16 in, float32 out: the TMA-fed wgmma kernel
+    AX_CHECK(c.out == DType::f32 && tf32_kernel == 0, op,
+             ": bfloat16 runs the wgmma kernel (float32 out, no TF32 kernel choice)");
+    AX_CHECK(c.M >= 0 && c.N >= 0 && c.K >= 0 && c.batch >= 0, op, ": negative size");
+    if (c.M == 0 || c.N == 0 || c.batch == 0) return;
+    AX_CHECK((c.ta || (c.lda % 8 == 0 && c.sA % 8 == 0 && aligned16(c.A))) &&
+                 (!c.tb || (c.ldb % 8 == 0 && c.sB % 8 == 0 && aligned16(c.B))),
+             op, ": the wgmma kernels read K-major rows 16-byte aligned");
+    wgmma_all<TmaBf16N256, true>(c, c.alpha == 0.0 ? 0 : c.K);
+    return;
+  }
   AX_CHECK(c.in == c.out && (c.in == DType::f32 || c.in == DType::f64), op,
            ": the emulator runs the float32 and float64 kernels only");
   AX_CHECK(!c.use_tf32 ||

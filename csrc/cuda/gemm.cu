@@ -407,7 +407,10 @@ const char* tf32_kernel_name_fallback() {
 
 const char* gemm_kernel_name(const GemmCall& c) {
   if (c.in == DType::f64) return "tiled_f64_64x64x16";
-  if (c.in == DType::bf16) return "tc_bf16_wmma_m16n16k16";
+  if (c.in == DType::bf16)
+    return c.out == DType::f32 && bf16_kernel() == 0 && tf32_wgmma_available()
+               ? "tc_bf16_wgmma_tma_m64n256k16_128x256x64_s4"
+               : "tc_bf16_wmma_m16n16k16";
   if (c.use_tf32) {  // the WMMA kernel also where the device lacks the shared memory of mma
     const int which = tf32_choice();
     if (which >= 5 && !tf32_wgmma_available()) return tf32_kernel_name_fallback();
@@ -436,6 +439,7 @@ void gemm_launch(const GemmCall& c, cudaStream_t st, const char* op) {
       if (which != 4 && launch_tf32_mma(which >= 5 ? 1 : which, c, K, st, op)) return;
       AX_DISPATCH_TT(c.ta, c.tb, (launch_tc<float, float, TA_, TB_>(c, K, st, op)));
     } else if (c.out == DType::f32) {
+      if (bf16_kernel() == 0 && launch_bf16_wgmma(c, K, st, op)) return;
       AX_DISPATCH_TT(c.ta, c.tb, (launch_tc<__nv_bfloat16, float, TA_, TB_>(c, K, st, op)));
     } else {
       AX_DISPATCH_TT(c.ta, c.tb, (launch_tc<__nv_bfloat16, __nv_bfloat16, TA_, TB_>(c, K, st, op)));

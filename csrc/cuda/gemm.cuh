@@ -75,6 +75,14 @@ const char* tf32_mma_name(int which);
 // the device is compute 9.0 and the operands fit (K-major ones 16-byte aligned).
 bool launch_tf32_wgmma(int which, const GemmCall& c, index_t K, cudaStream_t stream,
                        const char* op);
+// The BF16 GEMM (bfloat16 in, float32 out) on the TMA-fed wgmma kernel: false, launching
+// nothing, where launch_tf32_wgmma's conditions fail (K-major rows 16-byte aligned here), for
+// bfloat16 output, or K = 0; gemm_launch then runs WMMA.
+bool launch_bf16_wgmma(const GemmCall& c, index_t K, cudaStream_t stream, const char* op);
+// BF16 kernels: 0 lets gemm_launch pick (the wgmma kernel where it applies, else WMMA), 1 forces
+// WMMA. For benchmarks and tests; not thread-safe against concurrent launches.
+void set_bf16_kernel(int which);
+int bf16_kernel();
 // Whether the wgmma kernels are in this build (an sm_90a object) and the device is compute 9.0.
 bool tf32_wgmma_available();
 // Whether the current device gives a block the shared memory of mma.sync kernel `which` (true

@@ -139,6 +139,19 @@ void set_tf32_kernel(int which) {
 
 int tf32_kernel() { return g_tf32_kernel.load(); }
 
+namespace {
+std::atomic<int> g_bf16_kernel{0};
+}
+
+void set_bf16_kernel(int which) {
+  if (which < 0 || which > 1)
+    throw std::invalid_argument(
+        str_cat("cuda.set_bf16_kernel: which must be 0 (auto) or 1 (WMMA), got ", which));
+  g_bf16_kernel.store(which);
+}
+
+int bf16_kernel() { return g_bf16_kernel.load(); }
+
 bool tf32_mma_fits(int which) {
   if (which >= 5) return tf32_wgmma_available() || tf32_mma_fits(1);
   const int need = which == 2   ? smem_of<2, 4, 3>()
@@ -155,6 +168,7 @@ bool tf32_mma_fits(int which) {
 
 #ifndef AXONAL_HAVE_SM90A
 bool launch_tf32_wgmma(int, const GemmCall&, index_t, cudaStream_t, const char*) { return false; }
+bool launch_bf16_wgmma(const GemmCall&, index_t, cudaStream_t, const char*) { return false; }
 bool tf32_wgmma_available() { return false; }
 #endif
 

@@ -28,8 +28,9 @@ namespace cuda {
 template <int BN_, int STAGES_>
 struct WgmmaTf32 {
   static constexpr int BM = 128, BN = BN_, BK = 32, STAGES = STAGES_, NT = 256;
-  static constexpr int KG = BK / 4;    // 16-byte k groups per row
-  static constexpr int NACC = BN / 2;  // accumulators per thread (m64nBN, f32)
+  static constexpr int ES = 4, KSTEP = 8;  // float elements read as TF32, k8 per wgmma
+  static constexpr int KG = BK / 4;        // 16-byte k groups per row
+  static constexpr int NACC = BN / 2;      // accumulators per thread (m64nBN, f32)
   static constexpr int LBO = 128, SBO = KG * 128;
   static constexpr int A_BYTES = BM * BK * 4, B_BYTES = BN * BK * 4;
   static constexpr int STAGE_BYTES = A_BYTES + B_BYTES;
@@ -95,23 +96,27 @@ struct WgmmaTf32 {
   }
 };
 
-// The TMA-fed wgmma kernel (set_tf32_kernel 7, 8; wgmma_tma_tf32_kernel in sm90a/gemm_wgmma.cu):
-// three warpgroups, one thread of the first issuing the tensor-memory-accelerator copies
-// (cp.async.bulk.tensor) of each k-tile, the other two computing 64 rows each; full / empty
-// mbarriers per stage instead of block-wide barriers. The TMA writes a box of 128-byte rows
-// (32 TF32 of K) with the 128-byte swizzle: 16-byte chunk c of row r lands at chunk c ^ (r % 8)
-// of that row (stage bases 1024-byte aligned), the layout wgmma reads through a SWIZZLE_128B
-// descriptor (SBO = 1024 bytes between 8-row groups; the k step moves the start address by 32
-// bytes, the swizzle being applied to the address bits).
-template <int BN_, int STAGES_>
-struct TmaTf32 {
-  static constexpr int BM = 128, BN = BN_, BK = 32, STAGES = STAGES_;
+// The TMA-fed wgmma kernel (TF32: set_tf32_kernel 7, 8; BF16: the automatic choice on
+// Hopper; wgmma_tma_kernel in sm90a/gemm_wgmma.cu): three warpgroups, one thread of the first
+// issuing the tensor-memory-accelerator copies (cp.async.bulk.tensor) of each k-tile, the other
+// two computing 64 rows each; full / empty mbarriers per stage instead of block-wide barriers.
+// The TMA writes a box of 128-byte rows (BK = 32 TF32 or 64 BF16 elements of K) with the
+// 128-byte swizzle: 16-byte chunk c of row r lands at chunk c ^ (r % 8) of that row (stage bases
+// 1024-byte aligned), the layout wgmma reads through a SWIZZLE_128B descriptor (SBO = 1024 bytes
+// between 8-row groups; each wgmma takes 32 bytes of K (k8 TF32, k16 BF16) and the k step moves
+// the start address by 32 bytes, the swizzle being applied to the address bits). ES: the
+// element's bytes (4: float read as TF32, 2: bfloat16).
+template <int ES_, int BN_, int STAGES_>
+struct TmaGemm {
+  static constexpr int ES = ES_, BM = 128, BN = BN_, BK = 128 / ES, STAGES = STAGES_;
+  static constexpr int KSTEP = 32 / ES;  // K of one wgmma
   static constexpr int CONSUMERS = 2, NT = 128 * (CONSUMERS + 1);
   static constexpr int NACC = BN / 2;
   static constexpr int SBO = 1024;
-  static constexpr int A_BYTES = BM * BK * 4, B_BYTES = BN * BK * 4;
+  static constexpr int A_BYTES = BM * 128, B_BYTES = BN * 128;
   static constexpr int STAGE_BYTES = A_BYTES + B_BYTES;
   static constexpr int SMEM_BYTES = STAGES * STAGE_BYTES + 1024;  // + room to align to 1024
+  static_assert(ES == 4 || ES == 2, "TF32 (4-byte) or BF16 (2-byte) elements");
   static_assert(BN % 8 == 0 && BN <= 256,
                 "wgmma N is a multiple of 8 up to 256; a TMA box row "
                 "count up to 256");
@@ -119,7 +124,8 @@ struct TmaTf32 {
 
   // Byte offset where the TMA's 128-byte swizzle puts element (row r, k) of a box.
   static AX_HD int box_offset(int r, int k) {
-    return r * 128 + ((((k >> 2) ^ (r & 7)) << 4) | ((k & 3) << 2));
+    const int b = k * ES;
+    return r * 128 + ((((b >> 4) ^ (r & 7)) << 4) | (b & 15));
   }
   // The SWIZZLE_128B descriptor of a K-major operand at shared address addr.
   static AX_HD std::uint64_t desc(std::uint32_t addr) {
@@ -127,7 +133,7 @@ struct TmaTf32 {
            (std::uint64_t(SBO >> 4) << 32) | (std::uint64_t(1) << 62);
   }
   // Shared addresses (from the stage's base) of consumer warpgroup cw's A rows and of B at k
-  // step ks (k = 8 ks .. 8 ks + 7).
+  // step ks (k = KSTEP ks .. KSTEP (ks + 1) - 1).
   static AX_HD std::uint32_t a_offset(int cw, int ks) { return 64 * 128 * cw + 32 * ks; }
   static AX_HD std::uint32_t b_offset(int ks) { return A_BYTES + 32 * ks; }
 
@@ -143,9 +149,11 @@ struct TmaTf32 {
 // flight while the next k-tile's copies are issued.
 using WgmmaTf32N128 = WgmmaTf32<128, 5>;
 using WgmmaTf32N256 = WgmmaTf32<256, 4>;
-// set_tf32_kernel 7: TMA, 128 x 256 x 32, 4 stages; 8: TMA, 128 x 128 x 32, 6 stages.
-using TmaTf32N256 = TmaTf32<256, 4>;
-using TmaTf32N128 = TmaTf32<128, 6>;
+// set_tf32_kernel 7: TMA, 128 x 256 x 32, 4 stages; 8: TMA, 128 x 128 x 32, 6 stages; BF16:
+// TMA, 128 x 256 x 64, 4 stages.
+using TmaTf32N256 = TmaGemm<4, 256, 4>;
+using TmaTf32N128 = TmaGemm<4, 128, 6>;
+using TmaBf16N256 = TmaGemm<2, 256, 4>;
 
 }  // namespace cuda
 }  // namespace axonal

@@ -182,6 +182,55 @@ def test_tf32_wgmma_edges_and_transposes(kernel, rng):
                 assert err <= 1e-5, (kernel, m, n, k, ta, tb, err)
 
 
+def bf16(x):
+    """float32 -> bfloat16 bit patterns (round to nearest even) and their values as float64."""
+    u = np.ascontiguousarray(x, dtype=np.float32).view(np.uint32)
+    r = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype(np.uint16)
+    return r, (r.astype(np.uint32) << 16).view(np.float32).astype(np.float64)
+
+
+def k_major_bits(x, rows, k):
+    """A (rows, k) uint16 buffer whose rows start 16-byte aligned (row stride k rounded up to
+    8), with x's values: (buffer, ld)."""
+    ld = (k + 7) // 8 * 8
+    buf = np.zeros((max(rows, 1), max(ld, 1)), np.uint16)
+    buf[:rows, :k] = x
+    return buf, max(ld, 1)
+
+
+def test_bf16_wgmma_edges_transposes_and_batches(rng):
+    # the BF16 TMA kernel: 64-wide K boxes of 2-byte elements with the 128-byte swizzle, k16
+    # per wgmma; operands not K-major transposed first (2-byte elements), as the launcher does
+    shapes = [(1, 1, 1), (5, 7, 3), (128, 256, 64), (129, 257, 65), (70, 40, 200)]
+    for m, n, k in shapes:
+        for ta in (False, True):
+            for tb in (False, True):
+                (abits, av) = bf16(rng.standard_normal((k, m) if ta else (m, k)))
+                (bbits, bv) = bf16(rng.standard_normal((n, k) if tb else (k, n)))
+                abuf, lda = (abits, max(1, m)) if ta else k_major_bits(abits, m, k)
+                bbuf, ldb = k_major_bits(bbits, n, k) if tb else (bbits, max(1, n))
+                c = np.full((m, n), np.nan, np.float32)
+                _cuda.emulate_gemm(
+                    abuf, bbuf, c, ta, tb, m, n, k, 1.0, lda, 0, ldb, 0, 0.0, max(1, n), 0, 1,
+                    True, 0,
+                )  # fmt: skip
+                want = (av.T if ta else av) @ (bv.T if tb else bv)
+                err = rel_err(c, want)
+                assert err <= 1e-6, (m, n, k, ta, tb, err)
+    # a batch with a broadcast B, alpha and beta
+    batch, m, n, k = 3, 33, 20, 24
+    abits, av = bf16(rng.standard_normal((batch, m, k)))
+    bbits, bv = bf16(rng.standard_normal((k, n)))
+    c0 = rng.standard_normal((batch, m, n)).astype(np.float32)
+    c = c0.copy()
+    _cuda.emulate_gemm(abits, bbits, c, False, False, m, n, k, 0.5, k, m * k, n, 0, -2.0, n,
+                       m * n, batch, True, 0)  # fmt: skip
+    assert rel_err(c, 0.5 * (av @ bv) - 2.0 * c0) <= 1e-6
+    with pytest.raises(ValueError, match="16-byte aligned"):  # K-major rows of 5 elements
+        _cuda.emulate_gemm(abits[0, :, :5].copy(), bbits[:5], c[0], False, False, m, n, 5, 1.0,
+                           5, 0, n, 0, 0.0, n, 0, 1, True, 0)  # fmt: skip
+
+
 def test_tf32_wgmma_batch_broadcast_alpha_beta(rng):
     m, n, k, batch = 70, 133, 44, 3
     a = rng.standard_normal((batch, m, k)).astype(np.float32)

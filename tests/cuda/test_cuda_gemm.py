@@ -123,8 +123,24 @@ def test_each_tf32_kernel(tf32_kernel, rng, tf32):
     assert rel_err(got, exact(cp.asnumpy(a), cp.asnumpy(b), False, False)) <= TOL["tf32"]
 
 
-def test_bf16_bits(rng):
-    for m, n, k in [(1, 1, 1), (129, 257, 33), (64, 100, 300), (300, 17, 64)]:
+@pytest.fixture(params=[0, 1])
+def bf16_kernel(request):
+    from axonal import _cuda
+
+    old = _cuda.bf16_kernel()
+    _cuda.set_bf16_kernel(request.param)
+    yield request.param
+    _cuda.set_bf16_kernel(old)
+
+
+def test_bf16_bits(rng, bf16_kernel):
+    from axonal import _cuda
+
+    name = _cuda.gemm_kernel_name(2)  # bfloat16 in, float32 out
+    # 0 on a compute-9.0 device with the sm_90a build: wgmma, else WMMA
+    assert ("wgmma" in name) == (bf16_kernel == 0 and _cuda.tf32_wgmma_available()), name
+    shapes = [(1, 1, 1), (129, 257, 33), (64, 100, 300), (300, 17, 64), (130, 260, 264)]
+    for m, n, k in shapes + [(200, 300, 520)]:  # K-major rows aligned: no workspace copies
         for ta in (False, True):
             for tb in (False, True):
                 a = rng.standard_normal((k, m) if ta else (m, k)).astype(np.float32)

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <type_traits>
 
 #include "cuda/gemm.cuh"
 #include "cuda/wgmma_tiles.cuh"
@@ -84,9 +85,50 @@ __device__ __forceinline__ void wgmma_m64n256k8(float (&d)[128], std::uint64_t d
       : "l"(da), "l"(db), "r"(1)
       : "memory");
 }
+// d (m64n256, f32) += A (64 x 16 bf16, descriptor da) B^T (B: 256 x 16, descriptor db),
+// both K-major (no transpose flags).
+__device__ __forceinline__ void wgmma_m64n256k16_bf16(float (&d)[128], std::uint64_t da,
+                                                      std::uint64_t db) {
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %130, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n256k16.f32.bf16.bf16 {"
+      "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+      "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+      "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+      "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, "
+      "%64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, "
+      "%80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, "
+      "%96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, "
+      "%112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, "
+      "%127"
+      "}, %128, %129, p, 1, 1, 0, 0;\n}\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]),
+        "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]),
+        "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]),
+        "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]),
+        "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]),
+        "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]),
+        "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]),
+        "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+        "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]),
+        "+f"(d[63]), "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]),
+        "+f"(d[70]), "+f"(d[71]), "+f"(d[72]), "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), "+f"(d[76]),
+        "+f"(d[77]), "+f"(d[78]), "+f"(d[79]), "+f"(d[80]), "+f"(d[81]), "+f"(d[82]), "+f"(d[83]),
+        "+f"(d[84]), "+f"(d[85]), "+f"(d[86]), "+f"(d[87]), "+f"(d[88]), "+f"(d[89]), "+f"(d[90]),
+        "+f"(d[91]), "+f"(d[92]), "+f"(d[93]), "+f"(d[94]), "+f"(d[95]), "+f"(d[96]), "+f"(d[97]),
+        "+f"(d[98]), "+f"(d[99]), "+f"(d[100]), "+f"(d[101]), "+f"(d[102]), "+f"(d[103]),
+        "+f"(d[104]), "+f"(d[105]), "+f"(d[106]), "+f"(d[107]), "+f"(d[108]), "+f"(d[109]),
+        "+f"(d[110]), "+f"(d[111]), "+f"(d[112]), "+f"(d[113]), "+f"(d[114]), "+f"(d[115]),
+        "+f"(d[116]), "+f"(d[117]), "+f"(d[118]), "+f"(d[119]), "+f"(d[120]), "+f"(d[121]),
+        "+f"(d[122]), "+f"(d[123]), "+f"(d[124]), "+f"(d[125]), "+f"(d[126]), "+f"(d[127])
+      : "l"(da), "l"(db), "r"(1)
+      : "memory");
+}
 #else
 __device__ __forceinline__ void wgmma_m64n128k8(float (&)[64], std::uint64_t, std::uint64_t) {}
 __device__ __forceinline__ void wgmma_m64n256k8(float (&)[128], std::uint64_t, std::uint64_t) {}
+__device__ __forceinline__ void wgmma_m64n256k16_bf16(float (&)[128], std::uint64_t,
+                                                      std::uint64_t) {}
 #endif
 
 __device__ __forceinline__ void wgmma_fence() {
@@ -117,10 +159,14 @@ __device__ __forceinline__ void fence_proxy_async() {
 template <class Blk>
 __device__ __forceinline__ void wgmma_step(float (&acc)[Blk::NACC], std::uint64_t da,
                                            std::uint64_t db) {
-  if constexpr (Blk::BN == 128)
+  if constexpr (Blk::ES == 2) {
+    static_assert(Blk::BN == 256, "the BF16 kernel has 128 x 256 tiles");
+    wgmma_m64n256k16_bf16(acc, da, db);
+  } else if constexpr (Blk::BN == 128) {
     wgmma_m64n128k8(acc, da, db);
-  else
+  } else {
     wgmma_m64n256k8(acc, da, db);
+  }
 }
 
 template <class Blk>
@@ -216,13 +262,13 @@ __device__ __forceinline__ void tma_load_3d(std::uint32_t dst, const CUtensorMap
 #endif
 }
 
-// The TMA-fed kernel (TmaTf32 in wgmma_tiles.cuh): warpgroup 0's first thread copies k-tiles
+// The TMA-fed kernel (TmaGemm in wgmma_tiles.cuh): warpgroup 0's first thread copies k-tiles
 // into the STAGES-deep ring (waiting on `empty` before refilling a stage), warpgroups 1 and 2
 // wait on `full`, issue their wgmma and, one group later, release the stage.
 template <class Blk>
 __global__ void __launch_bounds__(Blk::NT, 1)
-    wgmma_tma_tf32_kernel(const __grid_constant__ CUtensorMap map_a,
-                          const __grid_constant__ CUtensorMap map_b, const MmaArgs g) {
+    wgmma_tma_kernel(const __grid_constant__ CUtensorMap map_a,
+                     const __grid_constant__ CUtensorMap map_b, const MmaArgs g) {
 #ifdef AX_WGMMA
   extern __shared__ __align__(1024) unsigned char tma_smem[];
   __shared__ __align__(8) std::uint64_t full[Blk::STAGES], empty[Blk::STAGES];
@@ -264,7 +310,7 @@ __global__ void __launch_bounds__(Blk::NT, 1)
     const std::uint32_t st = base + s * Blk::STAGE_BYTES;
     wgmma_fence();
 #pragma unroll
-    for (int ks = 0; ks < Blk::BK / 8; ++ks)
+    for (int ks = 0; ks < Blk::BK / Blk::KSTEP; ++ks)
       wgmma_step<Blk>(acc, Blk::desc(st + Blk::a_offset(cw, ks)),
                       Blk::desc(st + Blk::b_offset(ks)));
     wgmma_commit();
@@ -279,17 +325,18 @@ __global__ void __launch_bounds__(Blk::NT, 1)
 }
 
 // dst[b][c][r] = src[b][r][c] for rows x cols matrices (ld_src, ld_dst: row strides).
-__global__ void transpose_kernel(const float* __restrict__ src, index_t ld_src, index_t s_src,
-                                 float* __restrict__ dst, index_t ld_dst, index_t s_dst, int rows,
+template <typename T>
+__global__ void transpose_kernel(const T* __restrict__ src, index_t ld_src, index_t s_src,
+                                 T* __restrict__ dst, index_t ld_dst, index_t s_dst, int rows,
                                  int cols) {
-  __shared__ float tile[32][33];
-  const float* sb = src + blockIdx.z * s_src;
-  float* db = dst + blockIdx.z * s_dst;
+  __shared__ T tile[32][33];
+  const T* sb = src + blockIdx.z * s_src;
+  T* db = dst + blockIdx.z * s_dst;
   const int c0 = blockIdx.x * 32;
   for (int r0 = blockIdx.y * 32; r0 < rows; r0 += gridDim.y * 32) {  // grid.y is capped
     for (int i = threadIdx.y; i < 32; i += 8) {
       const int r = r0 + i, c = c0 + threadIdx.x;
-      tile[i][threadIdx.x] = r < rows && c < cols ? sb[index_t(r) * ld_src + c] : 0.f;
+      tile[i][threadIdx.x] = r < rows && c < cols ? sb[index_t(r) * ld_src + c] : T(0);
     }
     __syncthreads();
     for (int i = threadIdx.y; i < 32; i += 8) {
@@ -314,29 +361,32 @@ void prepare(Kernel kernel, const char* op) {
 }
 
 // A (rows, cols) operand in K-major form: itself where it already is, else a transposed copy
-// in `ws` (row stride rounded up to 4 floats); `distinct` matrices (1 when broadcast).
+// in `ws` (row stride rounded up to 16 bytes); `distinct` matrices (1 when broadcast). p, ld and
+// stride count elements of ES bytes.
 struct Operand {
-  const float* p;
+  const void* p;
   index_t ld, stride;
 };
 
-Operand k_major(const float* p, index_t ld, index_t stride, bool transposed, int rows, int k,
-                index_t distinct, float* ws, cudaStream_t st, const char* op) {
+template <typename T>
+Operand k_major(const void* p, index_t ld, index_t stride, bool transposed, int rows, int k,
+                index_t distinct, void* ws, cudaStream_t st, const char* op) {
   if (!transposed) return {p, ld, stride};
-  const index_t ldt = (k + 3) / 4 * 4;  // (rows, k) rows, 16-byte aligned
+  constexpr index_t per16 = 16 / sizeof(T);
+  const index_t ldt = (k + per16 - 1) / per16 * per16;  // (rows, k) rows, 16-byte aligned
   const dim3 grid(static_cast<unsigned>(ceil_div(rows, 32)),
                   static_cast<unsigned>(std::min<index_t>(ceil_div(k, 32), 32768)),
                   static_cast<unsigned>(distinct));
   // the source is (k, rows) with row stride ld
-  transpose_kernel<<<grid, dim3(32, 8), 0, st>>>(p, ld, stride, ws, ldt, index_t(rows) * ldt, k,
-                                                 rows);
+  transpose_kernel<T><<<grid, dim3(32, 8), 0, st>>>(
+      static_cast<const T*>(p), ld, stride, static_cast<T*>(ws), ldt, index_t(rows) * ldt, k, rows);
   AX_LAUNCH_CHECK(op, "transpose_kernel launch");
   return {ws, ldt, stride == 0 ? 0 : index_t(rows) * ldt};
 }
 
 // Frees the stream-ordered workspace when the launch is done with it, also on an exception.
 struct Workspace {
-  float* p = nullptr;
+  unsigned char* p = nullptr;
   cudaStream_t st = nullptr;
   ~Workspace() {
     if (p) cudaFreeAsync(p, st);  // (an error here would surface at the next checked call)
@@ -345,35 +395,42 @@ struct Workspace {
 
 // Both operands in K-major form, 16-byte aligned rows: the caller's where they already are,
 // else transposed copies in `ws`. False (nothing launched) where the rows are unaligned, the
-// grid too tall or the workspace cannot be had: the mma.sync kernel then runs instead.
+// grid too tall or the workspace cannot be had: another kernel then runs instead.
 template <class Blk>
 bool k_major_operands(const GemmCall& c, index_t K, cudaStream_t st, const char* op, Workspace& ws,
                       Operand& A, Operand& B) {
+  using T = std::conditional_t<Blk::ES == 4, float, std::uint16_t>;
+  constexpr index_t per16 = 16 / Blk::ES;
   const bool a_t = c.ta, b_t = !c.tb;  // what has to be transposed into K-major form
-  if ((!a_t && (c.lda % 4 || c.sA % 4 || !aligned16(c.A))) ||
-      (!b_t && (c.ldb % 4 || c.sB % 4 || !aligned16(c.B))))
-    return false;  // the mma.sync kernel copies unaligned rows
+  if ((!a_t && (c.lda % per16 || c.sA % per16 || !aligned16(c.A))) ||
+      (!b_t && (c.ldb % per16 || c.sB % per16 || !aligned16(c.B))))
+    return false;  // unaligned rows: kernels that copy element by element take them
   if (c.batch > kMaxGridYZ || ceil_div(c.M, Blk::BM) > kMaxGridYZ) return false;
-  const index_t k4 = (K + 3) / 4 * 4;
+  const index_t kp = (K + per16 - 1) / per16 * per16;
   const index_t na = a_t ? (c.sA == 0 ? 1 : c.batch) : 0, nb = b_t ? (c.sB == 0 ? 1 : c.batch) : 0;
-  const index_t ws_floats = K > 0 ? na * c.M * k4 + nb * c.N * k4 : 0;
+  const index_t ws_elems = K > 0 ? na * c.M * kp + nb * c.N * kp : 0;
   ws.st = st;
-  if (ws_floats > 0 &&
-      cudaMallocAsync(reinterpret_cast<void**>(&ws.p),
-                      static_cast<size_t>(ws_floats) * sizeof(float), st) != cudaSuccess) {
-    cudaGetLastError();  // no room for the transposed copies: the mma.sync kernel needs none
+  if (ws_elems > 0 && cudaMallocAsync(reinterpret_cast<void**>(&ws.p),
+                                      static_cast<size_t>(ws_elems) * Blk::ES, st) != cudaSuccess) {
+    cudaGetLastError();  // no room for the transposed copies: the other kernels need none
     ws.p = nullptr;
     return false;
   }
-  A = {static_cast<const float*>(c.A), c.lda, c.sA};
-  B = {static_cast<const float*>(c.B), c.ldb, c.sB};
+  A = {c.A, c.lda, c.sA};
+  B = {c.B, c.ldb, c.sB};
   if (K > 0) {
-    A = k_major(A.p, c.lda, c.sA, a_t, static_cast<int>(c.M), static_cast<int>(K), na, ws.p, st,
-                op);
-    B = k_major(B.p, c.ldb, c.sB, b_t, static_cast<int>(c.N), static_cast<int>(K), nb,
-                ws.p + na * c.M * k4, st, op);
+    A = k_major<T>(A.p, c.lda, c.sA, a_t, static_cast<int>(c.M), static_cast<int>(K), na, ws.p, st,
+                   op);
+    B = k_major<T>(B.p, c.ldb, c.sB, b_t, static_cast<int>(c.N), static_cast<int>(K), nb,
+                   ws.p + na * c.M * kp * Blk::ES, st, op);
   }
   return true;
+}
+
+// The TMA-fed kernels' arguments: C and the scalars (A and B go through the tensor maps).
+MmaArgs tma_args(const GemmCall& c, index_t K, const Operand& A, const Operand& B) {
+  return tf32_args(c, K, static_cast<const float*>(A.p), A.ld, A.stride,
+                   static_cast<const float*>(B.p), B.ld, B.stride);
 }
 
 dim3 grid_of(const GemmCall& c, int bm, int bn) {
@@ -387,7 +444,7 @@ bool launch(const GemmCall& c, index_t K, cudaStream_t st, const char* op) {
   Operand A, B;
   if (!k_major_operands<Blk>(c, K, st, op, ws, A, B)) return false;
   prepare<Blk>(wgmma_tf32_kernel<Blk>, op);
-  MmaArgs g = tf32_args(c, K, A.p, A.ld, A.stride, B.p, B.ld, B.stride);
+  MmaArgs g = tma_args(c, K, A, B);  // (float operands: the pointers are the floats)
   g.vec = true;
   wgmma_tf32_kernel<Blk><<<grid_of(c, Blk::BM, Blk::BN), Blk::NT, Blk::SMEM_BYTES, st>>>(g);
   AX_LAUNCH_CHECK(op, "wgmma_tf32_kernel launch");
@@ -415,19 +472,19 @@ EncodeTiled tensor_map_encoder() {
   return fn;
 }
 
-// The TMA's view of a K-major operand: (distinct, rows, K) floats, boxes of box_rows x 32 with
-// the 128-byte swizzle, zeros outside the matrix.
-bool tensor_map(CUtensorMap& map, const Operand& o, index_t K, index_t rows, index_t distinct,
-                int box_rows) {
+// The TMA's view of a K-major operand: (distinct, rows, K) elements of es bytes (float32 or
+// bfloat16), boxes of box_rows x 128 bytes with the 128-byte swizzle, zeros outside the matrix.
+bool tensor_map(CUtensorMap& map, const Operand& o, int es, index_t K, index_t rows,
+                index_t distinct, int box_rows) {
   const EncodeTiled encode = tensor_map_encoder();
   if (!encode) return false;
   const cuuint64_t dims[3] = {cuuint64_t(K), cuuint64_t(rows), cuuint64_t(distinct)};
-  const cuuint64_t strides[2] = {cuuint64_t(o.ld) * 4,
-                                 cuuint64_t(distinct > 1 ? o.stride : rows * o.ld) * 4};
-  const cuuint32_t box[3] = {32, cuuint32_t(box_rows), 1}, step[3] = {1, 1, 1};
-  return encode(&map, CU_TENSOR_MAP_DATA_TYPE_FLOAT32, 3, const_cast<float*>(o.p), dims, strides,
-                box, step, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
-                CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+  const cuuint64_t strides[2] = {cuuint64_t(o.ld) * es,
+                                 cuuint64_t(distinct > 1 ? o.stride : rows * o.ld) * es};
+  const cuuint32_t box[3] = {cuuint32_t(128 / es), cuuint32_t(box_rows), 1}, step[3] = {1, 1, 1};
+  return encode(&map, es == 4 ? CU_TENSOR_MAP_DATA_TYPE_FLOAT32 : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16,
+                3, const_cast<void*>(o.p), dims, strides, box, step, CU_TENSOR_MAP_INTERLEAVE_NONE,
+                CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
                 CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
 }
 
@@ -438,14 +495,14 @@ bool launch_tma(const GemmCall& c, index_t K, cudaStream_t st, const char* op) {
   Operand A, B;
   if (!k_major_operands<Blk>(c, K, st, op, ws, A, B)) return false;
   CUtensorMap map_a, map_b;
-  if (!tensor_map(map_a, A, K, c.M, A.stride == 0 ? 1 : c.batch, Blk::BM) ||
-      !tensor_map(map_b, B, K, c.N, B.stride == 0 ? 1 : c.batch, Blk::BN))
+  if (!tensor_map(map_a, A, Blk::ES, K, c.M, A.stride == 0 ? 1 : c.batch, Blk::BM) ||
+      !tensor_map(map_b, B, Blk::ES, K, c.N, B.stride == 0 ? 1 : c.batch, Blk::BN))
     return false;  // (the transposed copies, if any, are freed in stream order)
-  prepare<Blk>(wgmma_tma_tf32_kernel<Blk>, op);
-  const MmaArgs g = tf32_args(c, K, A.p, A.ld, A.stride, B.p, B.ld, B.stride);
-  wgmma_tma_tf32_kernel<Blk>
+  prepare<Blk>(wgmma_tma_kernel<Blk>, op);
+  const MmaArgs g = tma_args(c, K, A, B);
+  wgmma_tma_kernel<Blk>
       <<<grid_of(c, Blk::BM, Blk::BN), Blk::NT, Blk::SMEM_BYTES, st>>>(map_a, map_b, g);
-  AX_LAUNCH_CHECK(op, "wgmma_tma_tf32_kernel launch");
+  AX_LAUNCH_CHECK(op, "wgmma_tma_kernel launch");
   return true;
 }
 
@@ -460,6 +517,11 @@ bool tf32_wgmma_available() {
     return false;
   }
   return major == 9 && minor == 0;  // sm_90a code runs on compute 9.0 only
+}
+
+bool launch_bf16_wgmma(const GemmCall& c, index_t K, cudaStream_t st, const char* op) {
+  if (!tf32_wgmma_available() || c.out != DType::f32) return false;
+  return launch_tma<TmaBf16N256>(c, K, st, op);
 }
 
 bool launch_tf32_wgmma(int which, const GemmCall& c, index_t K, cudaStream_t st, const char* op) {
