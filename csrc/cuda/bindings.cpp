@@ -291,6 +291,16 @@ void emulate_pool2d(int kind, const std::vector<index_t>& geom, bool include_pad
   axonal::cuda::emulate_pool2d(kind, g, dt, pi, ip, po, op);
 }
 
+// The pointers of a cell pass (cells.cuh) from Python's list of addresses; the rest null.
+struct CellPointers {
+  void* p[axonal::cuda::kCellPointers] = {};
+  CellPointers(const std::vector<std::uintptr_t>& ptrs, const char* op) {
+    AX_CHECK(ptrs.size() <= axonal::cuda::kCellPointers, op, ": at most ",
+             axonal::cuda::kCellPointers, " pointers, got ", ptrs.size());
+    for (size_t k = 0; k < ptrs.size(); ++k) p[k] = ptr<void>(ptrs[k]);
+  }
+};
+
 // Cross entropy on host arrays (xent.cuh): forward writes out (loss) and aux; backward reads g
 // and aux, writes out (dx).
 void emulate_cross_entropy(bool backward, const py::array& logp, const py::array& target,
@@ -652,12 +662,9 @@ PYBIND11_MODULE(_cuda, m) {
          std::uintptr_t stream) {
         const char* op = "cuda.rnn_cell";
         const DType t = dtype_arg(dt, op);
-        AX_CHECK(ptrs.size() <= axonal::cuda::kCellPointers, op, ": at most ",
-                 axonal::cuda::kCellPointers, " pointers, got ", ptrs.size());
-        void* p[axonal::cuda::kCellPointers] = {};
-        for (size_t k = 0; k < ptrs.size(); ++k) p[k] = ptr<void>(ptrs[k]);
+        const CellPointers p(ptrs, op);
         py::gil_scoped_release rel;
-        axonal::cuda::rnn_cell_launch(static_cast<axonal::cuda::CellPass>(pass), t, N, H, p,
+        axonal::cuda::rnn_cell_launch(static_cast<axonal::cuda::CellPass>(pass), t, N, H, p.p,
                                       stream_arg(stream), op);
       },
       py::arg("pass_"), py::arg("dtype"), py::arg("N"), py::arg("H"), py::arg("pointers"),
@@ -670,12 +677,9 @@ PYBIND11_MODULE(_cuda, m) {
       [](int pass, int dt, index_t N, index_t H, const std::vector<std::uintptr_t>& ptrs) {
         const char* op = "cuda.emulate_rnn_cell";
         const DType t = dtype_arg(dt, op);
-        AX_CHECK(ptrs.size() <= axonal::cuda::kCellPointers, op, ": at most ",
-                 axonal::cuda::kCellPointers, " pointers, got ", ptrs.size());
-        void* p[axonal::cuda::kCellPointers] = {};
-        for (size_t k = 0; k < ptrs.size(); ++k) p[k] = ptr<void>(ptrs[k]);
+        const CellPointers p(ptrs, op);
         py::gil_scoped_release rel;
-        axonal::cuda::rnn_cell_emulate(static_cast<axonal::cuda::CellPass>(pass), t, N, H, p, op);
+        axonal::cuda::rnn_cell_emulate(static_cast<axonal::cuda::CellPass>(pass), t, N, H, p.p, op);
       },
       py::arg("pass_"), py::arg("dtype"), py::arg("N"), py::arg("H"), py::arg("pointers"),
       "rnn_cell's element function run on host memory (addresses of NumPy buffers), for tests "

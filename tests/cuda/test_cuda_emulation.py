@@ -150,11 +150,12 @@ def tf32_trunc(x):
     return u.view(np.float32).astype(np.float64)
 
 
-def k_major(x, rows, k):
-    """A (rows, k) float32 buffer whose rows start 16-byte aligned (row stride k rounded up to
-    4), with x's values: (buffer, ld)."""
-    ld = (k + 3) // 4 * 4
-    buf = np.zeros((max(rows, 1), max(ld, 1)), np.float32)
+def k_major(x, rows, k, dtype=np.float32):
+    """A (rows, k) buffer whose rows start 16-byte aligned (row stride k rounded up to 16 bytes),
+    with x's values: (buffer, ld)."""
+    per16 = 16 // np.dtype(dtype).itemsize
+    ld = (k + per16 - 1) // per16 * per16
+    buf = np.zeros((max(rows, 1), max(ld, 1)), dtype)
     buf[:rows, :k] = x
     return buf, max(ld, 1)
 
@@ -189,15 +190,6 @@ def bf16(x):
     return r, (r.astype(np.uint32) << 16).view(np.float32).astype(np.float64)
 
 
-def k_major_bits(x, rows, k):
-    """A (rows, k) uint16 buffer whose rows start 16-byte aligned (row stride k rounded up to
-    8), with x's values: (buffer, ld)."""
-    ld = (k + 7) // 8 * 8
-    buf = np.zeros((max(rows, 1), max(ld, 1)), np.uint16)
-    buf[:rows, :k] = x
-    return buf, max(ld, 1)
-
-
 def test_bf16_wgmma_edges_transposes_and_batches(rng):
     # the BF16 TMA kernel: 64-wide K boxes of 2-byte elements with the 128-byte swizzle, k16
     # per wgmma; operands not K-major transposed first (2-byte elements), as the launcher does
@@ -207,8 +199,8 @@ def test_bf16_wgmma_edges_transposes_and_batches(rng):
             for tb in (False, True):
                 (abits, av) = bf16(rng.standard_normal((k, m) if ta else (m, k)))
                 (bbits, bv) = bf16(rng.standard_normal((n, k) if tb else (k, n)))
-                abuf, lda = (abits, max(1, m)) if ta else k_major_bits(abits, m, k)
-                bbuf, ldb = k_major_bits(bbits, n, k) if tb else (bbits, max(1, n))
+                abuf, lda = (abits, max(1, m)) if ta else k_major(abits, m, k, np.uint16)
+                bbuf, ldb = k_major(bbits, n, k, np.uint16) if tb else (bbits, max(1, n))
                 c = np.full((m, n), np.nan, np.float32)
                 _cuda.emulate_gemm(
                     abuf, bbuf, c, ta, tb, m, n, k, 1.0, lda, 0, ldb, 0, 0.0, max(1, n), 0, 1,
