@@ -153,3 +153,27 @@ def test_fused_adam_wants_equal_shapes_not_just_sizes():
     args = (0.9, 0.999, 1e-8, 0.01, 1.0, 0.0, False, 1.0)
     with pytest.raises(ValueError, match=r"adam_update: grad has shape \(3, 2\)"):
         _cpu.adam_update(p, np.zeros((3, 2), np.float32), p.copy(), p.copy(), None, *args)
+
+
+@pytest.mark.parametrize("op", ["gather", "index_select"])
+@pytest.mark.parametrize("bad", [-1, -5, 5, 7])
+def test_gather_and_index_select_reject_indices_outside_0_n(op, bad):
+    # PyTorch raises for any index outside [0, n), negative ones included (NumPy and CuPy would
+    # count those from the end, and CuPy's take wraps too-large ones silently)
+    x = axonal.arange(10.0).reshape(2, 5)
+    index = axonal.tensor([[0, bad], [1, 2]]) if op == "gather" else axonal.tensor([0, bad])
+    with pytest.raises(
+        IndexError, match=f"index {bad} is out of bounds for dimension 1 with size 5"
+    ):
+        getattr(axonal, op)(x, 1, index)
+    torch = pytest.importorskip("torch")
+    with pytest.raises((IndexError, RuntimeError)):
+        getattr(torch, op)(torch.arange(10.0).reshape(2, 5), 1, torch.tensor(index.numpy()))
+
+
+def test_index_select_takes_integer_indices_only():
+    with pytest.raises(RuntimeError, match="index_select: index must be an integer tensor"):
+        axonal.index_select(axonal.arange(4.0), 0, axonal.tensor([0.0, 1.0]))
+    np.testing.assert_array_equal(
+        axonal.index_select(axonal.arange(4.0), 0, axonal.tensor([3, 0, 3])).numpy(), [3, 0, 3]
+    )

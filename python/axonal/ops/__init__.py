@@ -920,7 +920,7 @@ def take_along_dim(x: Tensor, indices: Tensor, dim: int) -> Tensor:
 
 def index_select(x: Tensor, dim: int, index: Any) -> Tensor:
     idx = index._data if isinstance(index, Tensor) else np.asarray(index)
-    return IndexSelect.apply(x, norm_dim(dim, x._data.ndim, "index_select"), idx)
+    return IndexSelect.apply(x, norm_dim(dim, x._data.ndim, "index_select"), idx, False)
 
 
 def nonzero(x: Tensor, as_tuple: bool = False) -> Any:

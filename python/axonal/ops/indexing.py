@@ -149,6 +149,18 @@ def _full_index(index: Any, dim: int, xp: Any) -> tuple:
     return tuple(idx)
 
 
+def _check_range(op: str, index: Any, dim: int, n: int) -> None:
+    """PyTorch's rule for gather / index_select / embedding: every index in [0, n) (negative ones
+    raise, they do not count from the end; CuPy's take would wrap them and any too large one
+    silently). On a device array this reads two numbers back to the host."""
+    if not index.size:
+        return
+    lo, hi = int(index.min()), int(index.max())
+    if lo < 0 or hi >= n:
+        bad = lo if lo < 0 else hi
+        raise IndexError(f"{op}: index {bad} is out of bounds for dimension {dim} with size {n}")
+
+
 class Gather(Function):
     """``gather(a, dim, index)``: ``out[i][j] = a[index[i][j]][j]`` (dim 0), torch semantics."""
 
@@ -167,9 +179,7 @@ class Gather(Function):
                 raise RuntimeError(
                     f"gather: index {index.shape} is larger than input {a.shape} in dim {d}"
                 )
-        n = a.shape[dim]
-        if index.size and (int(index.min()) < -n or int(index.max()) >= n):
-            raise IndexError(f"gather: index out of range for dim {dim} of size {n}")
+        _check_range("gather", index, dim, a.shape[dim])
         full = _full_index(index, dim, xp)
         ctx.full, ctx.shape, ctx.dtype = full, a.shape, a.dtype
         return a[full]
@@ -181,16 +191,18 @@ class Gather(Function):
 
 class IndexSelect(Function):
     @staticmethod
-    def forward(ctx: Any, a: Any, dim: int, index: Any) -> Any:
+    def forward(ctx: Any, a: Any, dim: int, index: Any, in_range: bool = False) -> Any:
+        # in_range: the caller knows every index is in [0, n) (no device read-back to check)
         if index.ndim > 1:
             raise RuntimeError(f"index_select: index must be 1-D, got shape {index.shape}")
+        if index.dtype.kind not in "iu":
+            raise RuntimeError(f"index_select: index must be an integer tensor, got {index.dtype}")
+        if not in_range:
+            _check_range("index_select", index, dim, a.shape[dim])
         ctx.dim, ctx.index, ctx.shape = dim, index, a.shape
-        try:
-            return xp_of(a).take(a, index, axis=dim)
-        except IndexError as e:
-            raise IndexError(f"index_select: {e}") from None
+        return xp_of(a).take(a, index, axis=dim)
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> tuple:
         sl = (slice(None),) * ctx.dim + (ctx.index,)
-        return _scatter(g, ctx.shape, sl, False), None, None
+        return _scatter(g, ctx.shape, sl, False), None, None, None

@@ -101,7 +101,8 @@ def _sorted_lengths(batch_sizes: np.ndarray, batch: int) -> np.ndarray:
 
 def _take(x: Tensor, dim: int, index: np.ndarray) -> Tensor:
     """x's entries at ``index`` (host int64) along dim, differentiable, on x's device."""
-    return IndexSelect.apply(x, dim, to_device_array(np.asarray(index, dtype=np.int64), x.device))
+    index = np.asarray(index, dtype=np.int64)  # (a permutation or sub-range of the batch)
+    return IndexSelect.apply(x, dim, to_device_array(index, x.device), True)
 
 
 class _RowsAt(Function):
