@@ -286,3 +286,15 @@ def test_dropout_same_mask_as_cpu(host):
         outs.append(nn.Dropout(0.4)(axonal.tensor(x, device=device)))
     assert outs[1].device == "cuda:0"
     np.testing.assert_array_equal(host(outs[1]), outs[0].numpy())
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_embedding(dtype, rng, host):
+    idx = np.array([[0, 2, 2], [3, 1, 0]])
+    check(
+        lambda w, i: axonal.nn.functional.embedding(i, w, padding_idx=1, scale_grad_by_freq=True),
+        [rng.standard_normal((4, 3)), idx],
+        host,
+        dtype,
+        (1,),
+    )

@@ -31,6 +31,7 @@ from .loss import (
 from .module import ModelSummary, Module, RemovableHandle
 from .parameter import Parameter
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
+from .sparse import Embedding
 
 __all__ = [
     "BCELoss",
@@ -38,6 +39,7 @@ __all__ = [
     "CrossEntropyLoss",
     "Dropout",
     "ELU",
+    "Embedding",
     "Flatten",
     "GELU",
     "HuberLoss",

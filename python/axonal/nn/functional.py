@@ -829,5 +829,6 @@ def binary_cross_entropy_with_logits(
 from .attention import scaled_dot_product_attention  # noqa: E402
 from .functional_conv import *  # noqa: E402, F403
 from .functional_conv import __all__ as _conv_all  # noqa: E402
+from .functional_embedding import embedding  # noqa: E402
 
-__all__ += _conv_all + ["scaled_dot_product_attention"]
+__all__ += _conv_all + ["scaled_dot_product_attention", "embedding"]
