@@ -83,7 +83,14 @@ __all__ = [
 from .attention import MultiheadAttention  # noqa: E402
 from .conv import Conv1d, Conv2d, Dropout2d  # noqa: E402
 from .normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm  # noqa: E402
-from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d  # noqa: E402
+from .pooling import (  # noqa: E402
+    AdaptiveAvgPool1d,
+    AdaptiveAvgPool2d,
+    AvgPool1d,
+    AvgPool2d,
+    MaxPool1d,
+    MaxPool2d,
+)
 from .transformer import (  # noqa: E402
     Transformer,
     TransformerDecoder,
@@ -93,7 +100,9 @@ from .transformer import (  # noqa: E402
 )
 
 __all__ += [
+    "AdaptiveAvgPool1d",
     "AdaptiveAvgPool2d",
+    "AvgPool1d",
     "AvgPool2d",
     "BatchNorm1d",
     "BatchNorm2d",
@@ -102,6 +111,7 @@ __all__ += [
     "Dropout2d",
     "GroupNorm",
     "LayerNorm",
+    "MaxPool1d",
     "MaxPool2d",
 ]
 __all__ += [

@@ -33,6 +33,9 @@ __all__ = [
     "max_pool2d",
     "avg_pool2d",
     "adaptive_avg_pool2d",
+    "max_pool1d",
+    "avg_pool1d",
+    "adaptive_avg_pool1d",
     "batch_norm",
     "layer_norm",
     "group_norm",
@@ -1000,3 +1003,84 @@ def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:
     """Average pooling to a fixed ``output_size`` (int, pair, None = keep that dimension);
     window ``i`` of an axis of length n covers ``[floor(i n / out), ceil((i + 1) n / out))``."""
     return _adaptive_avg_pool2d("adaptive_avg_pool2d", input, output_size)
+
+
+# ---------------------------------------------------------------------------- 1-D pooling
+# (N, C, L) signals (ECG, EEG, spectra) pooled by the 2-D kernels over (N, C, 1, L).
+
+
+def _pool1d_input(op: str, input: Tensor) -> Tuple[Tensor, bool]:
+    _tensor(op, "input", input)
+    _float(op, "input", input)
+    unbatched = _as_batched(op, input, 1)
+    x = input.unsqueeze(0) if unbatched else input
+    return x.unsqueeze(2), unbatched
+
+
+def _pool1d_output(y: Tensor, unbatched: bool) -> Tensor:
+    y = y.squeeze(2)
+    return y.squeeze(0) if unbatched else y
+
+
+def _pool1d_args(
+    op: str, x: Tensor, kernel_size: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: bool
+) -> Tuple[int, int, int, int]:
+    k = _tuple(op, "kernel_size", kernel_size, 1, 1)[0]
+    empty = stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0)
+    s = k if empty else _tuple(op, "stride", stride, 1, 1)[0]
+    p = _tuple(op, "padding", padding, 1, 0)[0]
+    d = _tuple(op, "dilation", dilation, 1, 1)[0]
+    if p > k // 2:
+        raise ValueError(f"{op}: padding {p} must be at most half of kernel_size {k}")
+    n = x.shape[-1]
+    if n < 1 or _pool_out(n, k, s, p, d, bool(ceil_mode)) < 1:
+        raise ValueError(
+            f"{op}: input of length {n} with padding {p} is smaller than the kernel "
+            f"{d * (k - 1) + 1} (input shape {tuple(x.squeeze(2).shape)})"
+        )
+    return k, s, p, d
+
+
+def max_pool1d(
+    input: Tensor,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    dilation: Any = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> Any:
+    """1-D max pooling of ``input`` (N, C, L) or (C, L); ``stride`` defaults to ``kernel_size``.
+    With ``return_indices`` also the position of each maximum along L (int64), as PyTorch."""
+    op = "max_pool1d"
+    x, unbatched = _pool1d_input(op, input)
+    k, s, p, d = _pool1d_args(op, x, kernel_size, stride, padding, dilation, ceil_mode)
+    r = _max_pool2d(op, x, (1, k), (1, s), (0, p), (1, d), ceil_mode, return_indices)
+    if return_indices:
+        return _pool1d_output(r[0], unbatched), _pool1d_output(r[1], unbatched)
+    return _pool1d_output(r, unbatched)
+
+
+def avg_pool1d(
+    input: Tensor,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+) -> Tensor:
+    """1-D average pooling; ``count_include_pad`` counts the zero padding in the divisor."""
+    op = "avg_pool1d"
+    x, unbatched = _pool1d_input(op, input)
+    k, s, p, _ = _pool1d_args(op, x, kernel_size, stride, padding, 1, ceil_mode)
+    y = _avg_pool2d(op, x, (1, k), (1, s), (0, p), ceil_mode, count_include_pad, None)
+    return _pool1d_output(y, unbatched)
+
+
+def adaptive_avg_pool1d(input: Tensor, output_size: Any) -> Tensor:
+    """Average pooling of (N, C, L) or (C, L) to ``output_size`` positions (an int or a 1-tuple);
+    window ``i`` covers ``[floor(i L / out), ceil((i + 1) L / out))``."""
+    op = "adaptive_avg_pool1d"
+    x, unbatched = _pool1d_input(op, input)
+    out = _tuple(op, "output_size", output_size, 1, 1)[0]
+    return _pool1d_output(_adaptive_avg_pool2d(op, x, (1, out)), unbatched)

@@ -1,4 +1,5 @@
-"""Pooling layers: ``MaxPool2d``, ``AvgPool2d``, ``AdaptiveAvgPool2d`` (PyTorch semantics)."""
+"""Pooling layers: ``MaxPool2d``, ``AvgPool2d``, ``AdaptiveAvgPool2d`` and their 1-D forms for
+(N, C, L) signals (PyTorch semantics)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,14 @@ from ..tensor import Tensor
 from . import functional_conv as FC
 from .module import Module
 
-__all__ = ["MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d"]
+__all__ = [
+    "MaxPool2d",
+    "AvgPool2d",
+    "AdaptiveAvgPool2d",
+    "MaxPool1d",
+    "AvgPool1d",
+    "AdaptiveAvgPool1d",
+]
 
 
 def _check_static(name: str, kernel_size: Any, stride: Any, padding: Any, dilation: Any) -> tuple:
@@ -115,6 +123,88 @@ class AdaptiveAvgPool2d(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return FC._adaptive_avg_pool2d("AdaptiveAvgPool2d", x, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class MaxPool1d(Module):
+    """Max over ``kernel_size`` windows of ``(N, C, L)`` or ``(C, L)`` inputs (``stride``
+    defaults to ``kernel_size``; ``padding`` at most half the kernel, -inf; ``return_indices``
+    also returns each maximum's position along L)."""
+
+    def __init__(
+        self,
+        kernel_size: Any,
+        stride: Any = None,
+        padding: Any = 0,
+        dilation: Any = 1,
+        return_indices: bool = False,
+        ceil_mode: bool = False,
+    ) -> None:
+        super().__init__()
+        k = FC._tuple("MaxPool1d", "kernel_size", kernel_size, 1, 1)[0]
+        if FC._tuple("MaxPool1d", "padding", padding, 1, 0)[0] > k // 2:
+            raise ValueError(
+                f"MaxPool1d: padding {padding} must be at most half of kernel_size {k}"
+            )
+        self.kernel_size = kernel_size
+        self.stride = kernel_size if stride is None else stride
+        self.padding, self.dilation = padding, dilation
+        self.return_indices, self.ceil_mode = bool(return_indices), bool(ceil_mode)
+
+    def forward(self, x: Tensor) -> Any:
+        return FC.max_pool1d(x, self.kernel_size, self.stride, self.padding, self.dilation,
+                             self.ceil_mode, self.return_indices)  # fmt: skip
+
+    def extra_repr(self) -> str:
+        return (
+            f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+            f"dilation={self.dilation}, ceil_mode={self.ceil_mode}"
+        )
+
+
+class AvgPool1d(Module):
+    """Mean over ``kernel_size`` windows of ``(N, C, L)`` or ``(C, L)`` inputs;
+    ``count_include_pad`` (default True) divides by the full window, zero padding included."""
+
+    def __init__(
+        self,
+        kernel_size: Any,
+        stride: Any = None,
+        padding: Any = 0,
+        ceil_mode: bool = False,
+        count_include_pad: bool = True,
+    ) -> None:
+        super().__init__()
+        k = FC._tuple("AvgPool1d", "kernel_size", kernel_size, 1, 1)[0]
+        if FC._tuple("AvgPool1d", "padding", padding, 1, 0)[0] > k // 2:
+            raise ValueError(
+                f"AvgPool1d: padding {padding} must be at most half of kernel_size {k}"
+            )
+        self.kernel_size = kernel_size
+        self.stride = kernel_size if stride is None else stride
+        self.padding = padding
+        self.ceil_mode, self.count_include_pad = bool(ceil_mode), bool(count_include_pad)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return FC.avg_pool1d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                             self.count_include_pad)  # fmt: skip
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AdaptiveAvgPool1d(Module):
+    """Average pooling of ``(N, C, L)`` signals to ``output_size`` positions:
+    ``AdaptiveAvgPool1d(1)`` is global average pooling over time."""
+
+    def __init__(self, output_size: Any) -> None:
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, x: Tensor) -> Tensor:
+        return FC.adaptive_avg_pool1d(x, self.output_size)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
