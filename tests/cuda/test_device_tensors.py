@@ -86,6 +86,27 @@ OPS = [
         [(2, 4, 8, 8), (6, 2, 3, 3)],
     ),
     ("conv1d", lambda x, w, b: F.conv1d(x, w, b, padding=1), [(2, 3, 11), (5, 3, 3), (5,)]),
+    (
+        "conv_transpose2d",
+        lambda x, w, b: F.conv_transpose2d(x, w, b, stride=2, padding=1, output_padding=1),
+        [(2, 4, 5, 6), (4, 3, 3, 3), (3,)],
+    ),
+    (
+        "conv_transpose2d_s1",
+        lambda x, w: F.conv_transpose2d(x, w, padding=1, dilation=2),
+        [(2, 3, 6, 5), (3, 4, 3, 3)],
+    ),
+    (
+        "conv_transpose1d",
+        lambda x, w: F.conv_transpose1d(x, w, stride=2, output_padding=2, groups=2, dilation=3),
+        [(2, 4, 7), (4, 1, 3)],
+    ),
+    (
+        "embedding",
+        lambda w: F.embedding(axonal.tensor([[0, 2], [2, 1]], device=w.device), w),
+        [(4, 3)],
+    ),  # fmt: skip
+    ("max_pool1d", lambda x: F.max_pool1d(x, 3, 2, 1), [(2, 3, 11)]),
     ("max_pool2d", lambda x: F.max_pool2d(x, 3, 2, 1, ceil_mode=True), [(2, 3, 9, 9)]),
     ("avg_pool2d", lambda x: F.avg_pool2d(x, 2), [(2, 3, 8, 6)]),
     ("adaptive_avg", lambda x: F.adaptive_avg_pool2d(x, (2, 3)), [(2, 3, 7, 8)]),

@@ -81,7 +81,7 @@ __all__ = [
 # convolutional networks: convolution, pooling, normalisation layers
 # attention and the transformer encoder
 from .attention import MultiheadAttention  # noqa: E402
-from .conv import Conv1d, Conv2d, Dropout2d  # noqa: E402
+from .conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d, Dropout2d  # noqa: E402
 from .normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm  # noqa: E402
 from .pooling import (  # noqa: E402
     AdaptiveAvgPool1d,
@@ -108,6 +108,8 @@ __all__ += [
     "BatchNorm2d",
     "Conv1d",
     "Conv2d",
+    "ConvTranspose1d",
+    "ConvTranspose2d",
     "Dropout2d",
     "GroupNorm",
     "LayerNorm",

@@ -1,4 +1,5 @@
-"""Convolution layers ``Conv1d`` and ``Conv2d`` (PyTorch names, arguments and initialisation)."""
+"""Convolution layers ``Conv1d``, ``Conv2d`` and the transposed ``ConvTranspose1d``,
+``ConvTranspose2d`` (PyTorch names, arguments and initialisation)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from . import init
 from .module import Module
 from .parameter import Parameter
 
-__all__ = ["Conv1d", "Conv2d", "Dropout2d"]
+__all__ = ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d", "Dropout2d"]
 
 
 class _ConvNd(Module):
@@ -145,6 +146,105 @@ class Conv1d(_ConvNd):
     """1-D convolution over ``(N, C_in, L)`` (or unbatched ``(C_in, L)``) inputs; the same
     arguments as :class:`Conv2d` with one spatial dimension. Weight ``(C_out, C_in / groups, k)``.
     """
+
+    _nd = 1
+
+
+class _ConvTransposeNd(Module):
+    _nd = 2
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: Any,
+        stride: Any = 1,
+        padding: Any = 0,
+        output_padding: Any = 0,
+        groups: int = 1,
+        bias: bool = True,
+        dilation: Any = 1,
+        padding_mode: str = "zeros",
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        name, nd = type(self).__name__, self._nd
+        for what, v in (("in_channels", in_channels), ("out_channels", out_channels)):
+            if not FC._is_int(v) or v <= 0:
+                raise ValueError(f"{name}: {what} must be a positive int, got {v!r}")
+        if not FC._is_int(groups) or groups <= 0:
+            raise ValueError(f"{name}: groups must be a positive int, got {groups!r}")
+        for what, v in (("in_channels", in_channels), ("out_channels", out_channels)):
+            if v % groups:
+                raise ValueError(f"{name}: {what}={v} must be divisible by groups={groups}")
+        if padding_mode != "zeros":
+            raise ValueError(
+                f"{name}: only padding_mode='zeros' is supported, got {padding_mode!r}"
+            )
+        self.kernel_size = FC._tuple(name, "kernel_size", kernel_size, nd, 1)
+        self.stride = FC._tuple(name, "stride", stride, nd, 1)
+        self.padding = FC._tuple(name, "padding", padding, nd, 0)
+        self.output_padding = FC._tuple(name, "output_padding", output_padding, nd, 0)
+        self.dilation = FC._tuple(name, "dilation", dilation, nd, 1)
+        for v, st, di in zip(self.output_padding, self.stride, self.dilation):
+            if v >= max(st, di):
+                raise ValueError(
+                    f"{name}: output_padding {self.output_padding} must be smaller than either "
+                    f"stride {self.stride} or dilation {self.dilation}"
+                )
+        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        self.groups, self.padding_mode = int(groups), padding_mode
+        dtype = np.float32 if dtype is None else dtype
+        shape = (self.in_channels, self.out_channels // self.groups, *self.kernel_size)
+        self.weight = Parameter(empty(shape, dtype=dtype))
+        if bias:
+            self.bias = Parameter(empty((self.out_channels,), dtype=dtype))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+        if device is not None and str(device) != "cpu":
+            self.to(device)
+
+    reset_parameters = _ConvNd.reset_parameters  # fan_in = weight.shape[1] * prod(kernel), as torch
+
+    def forward(self, x: Tensor, output_size: Any = None) -> Tensor:
+        return FC._conv_transpose(type(self).__name__, self._nd, x, self.weight, self.bias,
+                                  self.stride, self.padding, self.output_padding, self.groups,
+                                  self.dilation, output_size)  # fmt: skip
+
+    def extra_repr(self) -> str:
+        s = (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+            f"stride={self.stride}"
+        )
+        if self.padding != (0,) * self._nd:
+            s += f", padding={self.padding}"
+        if self.output_padding != (0,) * self._nd:
+            s += f", output_padding={self.output_padding}"
+        if self.dilation != (1,) * self._nd:
+            s += f", dilation={self.dilation}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self.bias is None:
+            s += ", bias=False"
+        return s
+
+
+class ConvTranspose2d(_ConvTransposeNd):
+    """2-D transposed convolution over ``(N, C_in, H, W)`` (or ``(C_in, H, W)``) inputs: the
+    learned up-sampling of U-Nets and decoders. ``ConvTranspose2d(in_channels, out_channels,
+    kernel_size, stride=1, padding=0, output_padding=0, groups=1, bias=True, dilation=1)``;
+    weight ``(C_in, C_out / groups, kH, kW)``; ``forward(x, output_size=None)`` picks the output
+    padding that gives ``output_size``. Output size per axis ``(n - 1) stride - 2 padding +
+    dilation (k - 1) + output_padding + 1``."""
+
+    _nd = 2
+
+
+class ConvTranspose1d(_ConvTransposeNd):
+    """1-D transposed convolution over ``(N, C_in, L)`` (or ``(C_in, L)``) inputs; the same
+    arguments as :class:`ConvTranspose2d` with one spatial dimension."""
 
     _nd = 1
 

@@ -30,6 +30,8 @@ from ..tensor import Tensor, _new, check_same_device
 __all__ = [
     "conv1d",
     "conv2d",
+    "conv_transpose1d",
+    "conv_transpose2d",
     "max_pool2d",
     "avg_pool2d",
     "adaptive_avg_pool2d",
@@ -794,6 +796,165 @@ def conv1d(
     """1-D convolution of ``input`` (N, C, L) or (C, L) with ``weight`` (K, C / groups, kL);
     runs on the conv2d kernels with a height of 1."""
     return _conv("conv1d", 1, input, weight, bias, stride, padding, dilation, groups)
+
+
+# ---------------------------------------------------------------------------- transposed conv
+
+
+class _ConvTransposeNd(Function):
+    # x: (N, Cin, H, W), w: (Cin, Cout/g, R, S), b: (Cout,) or None -> y: (N, Cout, Ho, Wo): the
+    # gradient of a conv2d (weight w, input y, output x) with respect to its input. Where the
+    # output padding reaches a stride, that conv2d's output would have `extra` more rows/columns
+    # than x: x is zero-extended there (those rows add nothing to y) and cropped in the backward.
+    @staticmethod
+    def forward(ctx: Any, x: Any, w: Any, b: Any, out_hw: tuple, args: tuple, extra: tuple) -> Any:
+        one_d = x.ndim == 3
+        if one_d:
+            x, w = x[:, :, None, :], w[:, :, None, :]
+        x, w = _dense(x), _dense(w)
+        n, cin, h, wd = x.shape
+        if any(extra):
+            xp = xp_of(x)
+            x = _dense(xp.pad(x, ((0, 0), (0, 0), (0, extra[0]), (0, extra[1]))))
+        y_shape = (n, w.shape[1] * args[3], *out_hw)
+        y = _kernel("conv2d_backward_input", x)(x, w, y_shape, *args)
+        if b is not None:
+            y += b.reshape(1, -1, 1, 1)
+        ctx.save_for_backward(x, w)
+        ctx.args, ctx.one_d, ctx.has_b, ctx.hw = args, one_d, b is not None, (h, wd)
+        return y[:, :, 0, :] if one_d else y
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> tuple:
+        x, w = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        if ctx.one_d:
+            g = g[:, :, None, :]
+        g = _dense(g)
+        h, wd = ctx.hw
+        gx = gw = gb = None
+        if need[0]:
+            gx = _kernel("conv2d_forward", g)(g, w, None, *ctx.args)[:, :, :h, :wd]
+            gx = gx[:, :, 0, :] if ctx.one_d else gx
+        if need[1]:
+            gw = _kernel("conv2d_backward_weight", g)(x, g, w.shape, *ctx.args)
+            gw = gw[:, :, 0, :] if ctx.one_d else gw
+        if ctx.has_b and need[2]:
+            gb = _kernel("conv2d_backward_bias", g)(g)
+        return gx, gw, gb, None, None, None
+
+
+def _conv_transpose(
+    op: str,
+    nd: int,
+    input: Tensor,
+    weight: Tensor,
+    bias: Optional[Tensor],
+    stride: Any,
+    padding: Any,
+    output_padding: Any,
+    groups: int,
+    dilation: Any,
+    output_size: Any = None,
+) -> Tensor:
+    _tensor(op, "input", input)
+    _tensor(op, "weight", weight)
+    _float(op, "input", input)
+    check_same_device(op, input, weight, bias)
+    if weight.ndim != nd + 2:
+        kdims = "(in_channels, out_channels / groups, " + ("kL)" if nd == 1 else "kH, kW)")
+        raise ValueError(f"{op}: weight must be {nd + 2}-D {kdims}, got {tuple(weight.shape)}")
+    unbatched = _as_batched(op, input, nd)
+    _same_dtype(op, input, weight=weight, bias=bias)
+    if not _is_int(groups) or groups <= 0:
+        raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
+    groups = int(groups)
+    s = _tuple(op, "stride", stride, nd, 1)
+    p = _tuple(op, "padding", padding, nd, 0)
+    d = _tuple(op, "dilation", dilation, nd, 1)
+    op_ = _tuple(op, "output_padding", output_padding, nd, 0)
+    k = tuple(weight.shape[2:])
+    x = input.unsqueeze(0) if unbatched else input
+    cin = x.shape[1]
+    if weight.shape[0] != cin:
+        raise ValueError(
+            f"{op}: input {tuple(input.shape)} has {cin} channels, but weight "
+            f"{tuple(weight.shape)} expects {weight.shape[0]} (in_channels first)"
+        )
+    if cin % groups:
+        raise ValueError(f"{op}: in_channels {cin} is not divisible by groups={groups}")
+    cout = weight.shape[1] * groups
+    if bias is not None:
+        _tensor(op, "bias", bias)
+        if tuple(bias.shape) != (cout,):
+            raise ValueError(f"{op}: bias shape {tuple(bias.shape)} != (out_channels,) = ({cout},)")
+    base = tuple(
+        (n - 1) * si - 2 * pi + di * (ki - 1) + 1
+        for n, si, pi, di, ki in zip(x.shape[2:], s, p, d, k)
+    )
+    if output_size is not None:  # PyTorch's forward(input, output_size): the output padding
+        size = list(output_size)[-nd:]
+        if len(size) != nd or not all(_is_int(v) for v in size):
+            raise ValueError(f"{op}: output_size must end with {nd} ints, got {output_size!r}")
+        op_ = tuple(int(v) - b for v, b in zip(size, base))
+        if any(v < 0 or v >= max(si, di) for v, si, di in zip(op_, s, d)):
+            lo = base
+            hi = tuple(b + max(si, di) - 1 for b, si, di in zip(base, s, d))
+            raise ValueError(
+                f"{op}: requested output size {tuple(size)} is not between {lo} and {hi} for "
+                f"input {tuple(input.shape)}"
+            )
+    for v, si, di in zip(op_, s, d):
+        if v >= max(si, di):
+            raise ValueError(
+                f"{op}: output_padding {op_} must be smaller than either stride {s} or dilation {d}"
+            )
+    out = tuple(b + o for b, o in zip(base, op_))
+    if min(out) < 1 or 0 in k:
+        raise ValueError(
+            f"{op}: input {tuple(input.shape)} with stride {s}, padding {p}, kernel {k}, dilation "
+            f"{d} gives an empty output {out}"
+        )
+    extra = tuple(o // si for o, si in zip(op_, s))  # conv2d of the output: rows beyond x's
+    if nd == 1:
+        out, extra = (1, *out), (0, *extra)
+        s, p, d = (1, *s), (0, *p), (1, *d)
+    y = _ConvTransposeNd.apply(x, weight, bias, out, (s, p, d, groups), extra)
+    return y.squeeze(0) if unbatched else y
+
+
+def conv_transpose2d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Optional[Tensor] = None,
+    stride: _size_2_t = 1,
+    padding: _size_2_t = 0,
+    output_padding: _size_2_t = 0,
+    groups: int = 1,
+    dilation: _size_2_t = 1,
+) -> Tensor:
+    """2-D transposed convolution ("deconvolution", the up-sampling of U-Nets) of ``input``
+    (N, Cin, H, W) or (Cin, H, W) with ``weight`` (Cin, Cout / groups, kH, kW) plus ``bias``
+    (Cout,): the gradient of conv2d with respect to its input. Output size per axis
+    ``(n - 1) stride - 2 padding + dilation (k - 1) + output_padding + 1``, as PyTorch."""
+    return _conv_transpose("conv_transpose2d", 2, input, weight, bias, stride, padding,
+                           output_padding, groups, dilation)  # fmt: skip
+
+
+def conv_transpose1d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Optional[Tensor] = None,
+    stride: Any = 1,
+    padding: Any = 0,
+    output_padding: Any = 0,
+    groups: int = 1,
+    dilation: Any = 1,
+) -> Tensor:
+    """1-D transposed convolution of ``input`` (N, Cin, L) or (Cin, L) with ``weight``
+    (Cin, Cout / groups, kL); the conv2d kernels with a height of 1."""
+    return _conv_transpose("conv_transpose1d", 1, input, weight, bias, stride, padding,
+                           output_padding, groups, dilation)  # fmt: skip
 
 
 # ---------------------------------------------------------------------------- pooling
