@@ -107,6 +107,12 @@ OPS = [
         [(4, 3)],
     ),  # fmt: skip
     ("max_pool1d", lambda x: F.max_pool1d(x, 3, 2, 1), [(2, 3, 11)]),
+    (
+        "interpolate_bilinear",
+        lambda x: F.interpolate(x, size=(7, 4), mode="bilinear"),
+        [(2, 3, 5, 6)],
+    ),  # fmt: skip
+    ("interpolate_nearest", lambda x: F.interpolate(x, scale_factor=2), [(2, 3, 4, 5)]),
     ("max_pool2d", lambda x: F.max_pool2d(x, 3, 2, 1, ceil_mode=True), [(2, 3, 9, 9)]),
     ("avg_pool2d", lambda x: F.avg_pool2d(x, 2), [(2, 3, 8, 6)]),
     ("adaptive_avg", lambda x: F.adaptive_avg_pool2d(x, (2, 3)), [(2, 3, 7, 8)]),

@@ -98,7 +98,9 @@ from .transformer import (  # noqa: E402
     TransformerEncoder,
     TransformerEncoderLayer,
 )
+from .upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d  # noqa: E402
 
+__all__ += ["Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d"]
 __all__ += [
     "AdaptiveAvgPool1d",
     "AdaptiveAvgPool2d",

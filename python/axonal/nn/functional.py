@@ -830,5 +830,12 @@ from .attention import scaled_dot_product_attention  # noqa: E402
 from .functional_conv import *  # noqa: E402, F403
 from .functional_conv import __all__ as _conv_all  # noqa: E402
 from .functional_embedding import embedding  # noqa: E402
+from .functional_resample import (  # noqa: E402
+    interpolate,
+    upsample,
+    upsample_bilinear,
+    upsample_nearest,
+)
 
 __all__ += _conv_all + ["scaled_dot_product_attention", "embedding"]
+__all__ += ["interpolate", "upsample", "upsample_bilinear", "upsample_nearest"]
