@@ -82,7 +82,14 @@ __all__ = [
 # attention and the transformer encoder
 from .attention import MultiheadAttention  # noqa: E402
 from .conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d, Dropout2d  # noqa: E402
-from .normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm  # noqa: E402
+from .normalization import (  # noqa: E402
+    BatchNorm1d,
+    BatchNorm2d,
+    GroupNorm,
+    InstanceNorm1d,
+    InstanceNorm2d,
+    LayerNorm,
+)
 from .pooling import (  # noqa: E402
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
@@ -114,6 +121,8 @@ __all__ += [
     "ConvTranspose2d",
     "Dropout2d",
     "GroupNorm",
+    "InstanceNorm1d",
+    "InstanceNorm2d",
     "LayerNorm",
     "MaxPool1d",
     "MaxPool2d",

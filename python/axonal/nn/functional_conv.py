@@ -41,6 +41,7 @@ __all__ = [
     "batch_norm",
     "layer_norm",
     "group_norm",
+    "instance_norm",
     "dropout2d",
 ]
 
@@ -516,6 +517,60 @@ def group_norm(
     b = None if bias is None else bias.reshape(g, cg, 1)
     x2 = input.reshape(n * g, cg * spatial)
     return _RowNorm.apply(x2, w, b, float(eps), (n, g, cg, spatial)).reshape(shape)
+
+
+def instance_norm(
+    input: Tensor,
+    running_mean: Optional[Tensor] = None,
+    running_var: Optional[Tensor] = None,
+    weight: Optional[Tensor] = None,
+    bias: Optional[Tensor] = None,
+    use_input_stats: bool = True,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalise each channel of each sample of ``input`` (N, C, ...) over its positions (biased
+    variance), then ``* weight + bias`` per channel: group_norm with one channel per group.
+    With ``use_input_stats`` and running statistics given, those are updated in place with the
+    batch average of the per-instance means and unbiased variances (``momentum``), as PyTorch;
+    without ``use_input_stats`` the running statistics normalise instead."""
+    op = "instance_norm"
+    _tensor(op, "input", input)
+    _float(op, "input", input)
+    shape = tuple(input.shape)
+    if len(shape) < 3:
+        raise ValueError(f"{op}: expected an input (N, C, ...) with positions, got {shape}")
+    c = shape[1]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var)):
+        if t is not None:
+            _tensor(op, name, t)
+            if tuple(t.shape) != (c,):
+                raise ValueError(f"{op}: {name} shape {tuple(t.shape)} != (C,) = ({c},)")
+    if not use_input_stats:
+        if running_mean is None or running_var is None:
+            raise ValueError(f"{op}: use_input_stats=False needs running_mean and running_var")
+        return batch_norm(input, running_mean, running_var, weight, bias, False, momentum, eps)
+    if math.prod(shape[2:]) <= 1:
+        raise ValueError(
+            f"{op}: expected more than 1 spatial element when using the input's statistics, got "
+            f"input {shape} (each instance would normalise to 0)"
+        )
+    y = group_norm(input, c, weight, bias, eps)
+    if running_mean is not None or running_var is not None:
+        x = input._data.reshape(shape[0], c, -1)
+        n = x.shape[2]
+        m = float(momentum)
+        if running_mean is not None:
+            mean = x.mean(axis=2).mean(axis=0).astype(running_mean._data.dtype)
+            running_mean._data[...] = (1 - m) * running_mean._data + m * mean
+            running_mean._vc[0] += 1
+        if running_var is not None:
+            var = x.var(axis=2, ddof=1 if n > 1 else 0).mean(axis=0)
+            running_var._data[...] = (1 - m) * running_var._data + m * var.astype(
+                running_var._data.dtype
+            )
+            running_var._vc[0] += 1
+    return y
 
 
 # ---------------------------------------------------------------------------- channel dropout

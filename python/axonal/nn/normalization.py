@@ -7,6 +7,7 @@ unbiased), ``momentum=None`` for a cumulative average, and uses them in eval mod
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -17,7 +18,14 @@ from . import functional_conv as FC
 from .module import Module
 from .parameter import Parameter
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm"]
+__all__ = [
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "LayerNorm",
+    "GroupNorm",
+    "InstanceNorm1d",
+    "InstanceNorm2d",
+]
 
 
 def _positive_int(name: str, what: str, v: Any) -> int:
@@ -257,3 +265,91 @@ class GroupNorm(Module):
 
     def extra_repr(self) -> str:
         return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+
+
+class _InstanceNorm(Module):
+    _nd = 2
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float = 0.1,
+        affine: bool = False,
+        track_running_stats: bool = False,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        name = type(self).__name__
+        c = _positive_int(name, "num_features", num_features)
+        self.num_features, self.eps = c, _eps(name, eps)
+        self.momentum = momentum
+        self.affine, self.track_running_stats = bool(affine), bool(track_running_stats)
+        dtype = np.float32 if dtype is None else dtype
+        if self.affine:
+            self.weight = Parameter(ones(c, dtype=dtype))
+            self.bias = Parameter(zeros(c, dtype=dtype))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if self.track_running_stats:
+            self.register_buffer("running_mean", zeros(c, dtype=dtype))
+            self.register_buffer("running_var", ones(c, dtype=dtype))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+        if device is not None and str(device) != "cpu":
+            self.to(device)
+
+    def reset_running_stats(self) -> None:
+        if self.track_running_stats:
+            self.running_mean._data[...] = 0
+            self.running_var._data[...] = 1
+
+    def reset_parameters(self) -> None:
+        self.reset_running_stats()
+        if self.affine:
+            self.weight._data[...] = 1
+            self.bias._data[...] = 0
+
+    def forward(self, x: Tensor) -> Tensor:
+        name, nd = type(self).__name__, self._nd
+        FC._tensor(name, "input", x)
+        unbatched = FC._as_batched(name, x, nd)
+        xb = x.unsqueeze(0) if unbatched else x
+        if xb.shape[1] != self.num_features:
+            if self.affine or self.track_running_stats:
+                raise ValueError(
+                    f"{name}: expected {self.num_features} channels (num_features), got input "
+                    f"{tuple(x.shape)}"
+                )
+            warnings.warn(
+                f"{name}: input {tuple(x.shape)} has {xb.shape[1]} channels, num_features is "
+                f"{self.num_features} (ignored without affine or running statistics)",
+                stacklevel=2,
+            )
+        use_input_stats = self.training or not self.track_running_stats
+        y = FC.instance_norm(xb, self.running_mean, self.running_var, self.weight, self.bias,
+                             use_input_stats, self.momentum, self.eps)  # fmt: skip
+        return y.squeeze(0) if unbatched else y
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+            f"affine={self.affine}, track_running_stats={self.track_running_stats}"
+        )
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """Per-sample, per-channel normalisation of ``(N, C, L)`` or ``(C, L)`` signals over L
+    (``affine`` and ``track_running_stats`` off by default, as PyTorch)."""
+
+    _nd = 1
+
+
+class InstanceNorm2d(_InstanceNorm):
+    """Per-sample, per-channel normalisation of ``(N, C, H, W)`` or ``(C, H, W)`` images over
+    H x W (the normalisation of nnU-Net-style segmentation networks and style transfer)."""
+
+    _nd = 2
