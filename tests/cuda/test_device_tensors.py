@@ -113,11 +113,13 @@ OPS = [
         [(2, 3, 5, 6)],
     ),  # fmt: skip
     ("interpolate_nearest", lambda x: F.interpolate(x, scale_factor=2), [(2, 3, 4, 5)]),
+    ("pad_reflect", lambda x: F.pad(x, (2, 1, 0, 3), "reflect") * 2, [(2, 3, 4, 5)]),
+    ("pad_circular", lambda x: F.pad(x, (3, 1), "circular") * 2, [(2, 3, 5)]),
     (
         "instance_norm",
         lambda x, w, b: F.instance_norm(x, weight=w, bias=b),
         [(2, 3, 4, 5), (3,), (3,)],
-    ),  # fmt: skip
+    ),
     ("max_pool2d", lambda x: F.max_pool2d(x, 3, 2, 1, ceil_mode=True), [(2, 3, 9, 9)]),
     ("avg_pool2d", lambda x: F.avg_pool2d(x, 2), [(2, 3, 8, 6)]),
     ("adaptive_avg", lambda x: F.adaptive_avg_pool2d(x, (2, 3)), [(2, 3, 7, 8)]),

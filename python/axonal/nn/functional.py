@@ -138,6 +138,7 @@ from ..ops import (  # noqa: E402
     gelu,
     leaky_relu,
     log_softmax,
+    pad,
     relu,
     sigmoid,
     silu,
@@ -838,4 +839,4 @@ from .functional_resample import (  # noqa: E402
 )
 
 __all__ += _conv_all + ["scaled_dot_product_attention", "embedding"]
-__all__ += ["interpolate", "upsample", "upsample_bilinear", "upsample_nearest"]
+__all__ += ["interpolate", "upsample", "upsample_bilinear", "upsample_nearest", "pad"]

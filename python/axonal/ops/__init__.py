@@ -892,11 +892,56 @@ def flip(x: Tensor, dims: Any) -> Tensor:
     return Flip.apply(x, norm_dims(dims, x._data.ndim, "flip"))
 
 
-def pad(x: Tensor, pad: Sequence[int], mode: str = "constant", value: float = 0.0) -> Tensor:
-    """Constant padding, torch order: (left, right) of the last dim, then the one before..."""
-    if mode != "constant":
-        raise NotImplementedError(f"pad: mode {mode!r} is not supported (only 'constant')")
-    return Pad.apply(x, tuple(int(p) for p in pad), 0.0 if value is None else value)
+_PAD_NUMPY_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+
+def pad(
+    x: Tensor, pad: Sequence[int], mode: str = "constant", value: Optional[float] = None
+) -> Tensor:
+    """Padding in torch's order: (left, right) of the last dim, then of the one before, ...
+
+    ``mode='constant'`` fills with ``value`` (0 by default; negative amounts crop);
+    ``'reflect'`` mirrors without repeating the edge, ``'replicate'`` repeats the edge,
+    ``'circular'`` wraps around: these pad the last 1-3 dimensions of a batched or unbatched
+    input, as PyTorch, each a gather of rows (the backward adds into the rows read)."""
+    pad = tuple(operator.index(p) for p in pad)
+    if mode == "constant":
+        return Pad.apply(x, pad, 0.0 if value is None else value)
+    if mode not in _PAD_NUMPY_MODES:
+        raise ValueError(
+            f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}"
+        )
+    if value is not None and value != 0:
+        raise ValueError(f"pad: mode {mode!r} does not take a value (got {value!r})")
+    k = len(pad) // 2
+    shape = tuple(x.shape)
+    if len(pad) % 2 or not 1 <= k <= 3 or len(shape) not in (k + 1, k + 2):
+        raise ValueError(
+            f"pad: mode {mode!r} with {len(pad)} padding sizes pads the last {k} dimension(s) of "
+            f"a {k + 1}-D or {k + 2}-D input (1 to 3 of them): got padding {pad} for input {shape}"
+        )
+    from .creation import to_device_array
+
+    y = x
+    for i in range(k):
+        axis = len(shape) - 1 - i
+        lo, hi, n = pad[2 * i], pad[2 * i + 1], shape[axis]
+        if lo < 0 or hi < 0:
+            raise ValueError(f"pad: mode {mode!r} takes no negative padding, got {pad}")
+        big = lo if lo > hi else hi  # (this module's max is the tensor reduction)
+        if (mode == "reflect" and big >= n) or (mode == "circular" and big > n):
+            rule = "smaller than" if mode == "reflect" else "at most"
+            raise ValueError(
+                f"pad: padding ({lo}, {hi}) of dim {axis} must be {rule} its size {n} for mode "
+                f"{mode!r} (input {shape})"
+            )
+        if n == 0:
+            raise ValueError(f"pad: mode {mode!r} cannot pad the empty dim {axis} of {shape}")
+        if lo == hi == 0:
+            continue
+        idx = np.pad(np.arange(n, dtype=np.int64), (lo, hi), mode=_PAD_NUMPY_MODES[mode])
+        y = IndexSelect.apply(y, axis, to_device_array(idx, x.device), True)
+    return y
 
 
 # ----------------------------------------------------------------------------- indexing
