@@ -15,7 +15,16 @@ from .activation import (
     Softplus,
     Tanh,
 )
-from .containers import Flatten, Identity, ModuleDict, ModuleList, Sequential, Unflatten
+from .containers import (
+    Flatten,
+    Identity,
+    ModuleDict,
+    ModuleList,
+    ParameterDict,
+    ParameterList,
+    Sequential,
+    Unflatten,
+)
 from .dropout import Dropout
 from .linear import Linear
 from .loss import (
@@ -55,6 +64,8 @@ __all__ = [
     "ModuleList",
     "NLLLoss",
     "Parameter",
+    "ParameterDict",
+    "ParameterList",
     "ReLU",
     "RemovableHandle",
     "Sequential",

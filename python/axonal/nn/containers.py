@@ -9,7 +9,16 @@ from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence, Tuple, 
 from ..tensor import Tensor
 from .module import Module
 
-__all__ = ["Sequential", "ModuleList", "ModuleDict", "Identity", "Flatten", "Unflatten"]
+__all__ = [
+    "Sequential",
+    "ModuleList",
+    "ModuleDict",
+    "ParameterList",
+    "ParameterDict",
+    "Identity",
+    "Flatten",
+    "Unflatten",
+]
 
 
 def _norm_index(kind: str, idx: Any, n: int) -> int:
@@ -307,3 +316,118 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     for v in shape[s : e + 1]:
         size *= v
     return x.reshape(*shape[:s], size, *shape[e + 1 :])
+
+
+def _as_parameter(owner: str, value: Any) -> Any:
+    """A Parameter for a Tensor value (PyTorch wraps them), Parameters and None as they are."""
+    from .parameter import Parameter
+
+    if value is None or isinstance(value, Parameter):
+        return value
+    if isinstance(value, Tensor):
+        return Parameter(value.detach())  # (shares the storage, requires grad, as torch)
+    raise TypeError(f"{owner}: values must be Parameters or Tensors, got {type(value).__name__}")
+
+
+class ParameterList(Module):
+    """A list of Parameters registered on the module (Tensors are wrapped as Parameters), so that
+    ``parameters()``, ``.to()`` and ``state_dict()`` see them. Has no ``forward``."""
+
+    def __init__(self, values: Optional[Iterable[Any]] = None) -> None:
+        super().__init__()
+        if values is not None:
+            self.extend(values)
+
+    def __len__(self) -> int:
+        return len(self._parameters)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._parameters.values())
+
+    def __getitem__(self, idx: Union[int, slice]) -> Any:
+        params = list(self._parameters.values())
+        if isinstance(idx, slice):
+            return ParameterList(params[idx])
+        return params[_norm_index("ParameterList", idx, len(params))]
+
+    def __setitem__(self, idx: int, value: Any) -> None:
+        i = _norm_index("ParameterList", idx, len(self))
+        self.register_parameter(str(i), _as_parameter("ParameterList", value))
+
+    def __iadd__(self, values: Iterable[Any]) -> ParameterList:
+        return self.extend(values)
+
+    def append(self, value: Any) -> ParameterList:
+        self.register_parameter(str(len(self)), _as_parameter("ParameterList", value))
+        return self
+
+    def extend(self, values: Iterable[Any]) -> ParameterList:
+        for v in values:
+            self.append(v)
+        return self
+
+    def extra_repr(self) -> str:
+        return "\n".join(
+            f"({k}): Parameter containing: [{type(p).__name__} of size {tuple(p.shape)}]"
+            for k, p in self._parameters.items()
+        )
+
+
+class ParameterDict(Module):
+    """An ordered dict of Parameters (string keys) registered on the module. Has no ``forward``."""
+
+    def __init__(self, parameters: Optional[Union[Mapping[str, Any], Iterable]] = None) -> None:
+        super().__init__()
+        if parameters is not None:
+            self.update(parameters)
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self._parameters:
+            raise KeyError(
+                f"ParameterDict: no parameter named {key!r}; keys are {list(self._parameters)}"
+            )
+        return self._parameters[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.register_parameter(key, _as_parameter("ParameterDict", value))
+
+    def __delitem__(self, key: str) -> None:
+        del self._parameters[key]
+
+    def __len__(self) -> int:
+        return len(self._parameters)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._parameters)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._parameters
+
+    def keys(self) -> Iterable[str]:
+        return self._parameters.keys()
+
+    def values(self) -> Iterable[Any]:
+        return self._parameters.values()
+
+    def items(self) -> Iterable[Tuple[str, Any]]:
+        return self._parameters.items()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._parameters.get(key, default)
+
+    def pop(self, key: str) -> Any:
+        return self._parameters.pop(key)
+
+    def clear(self) -> None:
+        self._parameters.clear()
+
+    def update(self, parameters: Union[Mapping[str, Any], Iterable]) -> None:
+        items = parameters.items() if isinstance(parameters, Mapping) else parameters
+        for k, v in items:
+            self[k] = v
+
+    def extra_repr(self) -> str:
+        return "\n".join(
+            f"({k}): Parameter containing: [{type(p).__name__} of size {tuple(p.shape)}]"
+            for k, p in self._parameters.items()
+        )
