@@ -113,6 +113,16 @@ OPS = [
         [(2, 3, 5, 6)],
     ),  # fmt: skip
     ("interpolate_nearest", lambda x: F.interpolate(x, scale_factor=2), [(2, 3, 4, 5)]),
+    (
+        "conv3d",
+        lambda x, w, b: F.conv3d(x, w, b, stride=(2, 1, 1), padding=1),
+        [(2, 3, 5, 4, 4), (2, 3, 3, 2, 3), (2,)],
+    ),  # fmt: skip
+    (
+        "pool3d",
+        lambda x: F.max_pool3d(x, 2, ceil_mode=True) + F.avg_pool3d(x, 2, ceil_mode=True),
+        [(2, 3, 5, 4, 3)],
+    ),  # fmt: skip
     ("pad_reflect", lambda x: F.pad(x, (2, 1, 0, 3), "reflect") * 2, [(2, 3, 4, 5)]),
     ("pad_circular", lambda x: F.pad(x, (3, 1), "circular") * 2, [(2, 3, 5)]),
     (

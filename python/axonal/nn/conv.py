@@ -15,7 +15,7 @@ from . import init
 from .module import Module
 from .parameter import Parameter
 
-__all__ = ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d", "Dropout2d"]
+__all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "Dropout2d"]
 
 
 class _ConvNd(Module):
@@ -148,6 +148,27 @@ class Conv1d(_ConvNd):
     """
 
     _nd = 1
+
+
+class Conv3d(_ConvNd):
+    """3-D convolution over ``(N, C_in, D, H, W)`` (or unbatched ``(C_in, D, H, W)``) volumes
+    (CT, MRI): the arguments of :class:`Conv2d` with three spatial dimensions (``padding_mode``
+    'zeros' only). Weight ``(C_out, C_in / groups, kD, kH, kW)``. Runs one conv2d per kernel depth
+    on the conv2d kernels (``F.conv3d``)."""
+
+    _nd = 3
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        mode = kwargs.get("padding_mode", args[8] if len(args) > 8 else "zeros")
+        if mode != "zeros":
+            raise ValueError(f"Conv3d: only padding_mode='zeros' is supported, got {mode!r}")
+        super().__init__(*args, **kwargs)
+
+    def forward(self, x: Tensor) -> Tensor:
+        from .functional_3d import conv3d
+
+        return conv3d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
+                      self.groups)  # fmt: skip
 
 
 class _ConvTransposeNd(Module):

@@ -839,4 +839,17 @@ from .functional_resample import (  # noqa: E402
 )
 
 __all__ += _conv_all + ["scaled_dot_product_attention", "embedding"]
+from .functional_3d import adaptive_avg_pool3d, avg_pool3d, conv3d, max_pool3d  # noqa: E402
+
 __all__ += ["interpolate", "upsample", "upsample_bilinear", "upsample_nearest", "pad"]
+__all__ += ["conv3d", "max_pool3d", "avg_pool3d", "adaptive_avg_pool3d"]
+from .functional_activation import *  # noqa: E402, F403
+from .functional_activation import __all__ as _act_all  # noqa: E402
+
+__all__ += _act_all
+
+# more losses and the distance helpers (compositions of Tensor ops)
+from .functional_loss_extra import *  # noqa: E402, F403
+from .functional_loss_extra import __all__ as _loss_extra_all  # noqa: E402
+
+__all__ += _loss_extra_all

@@ -21,6 +21,7 @@ from .parameter import Parameter
 __all__ = [
     "BatchNorm1d",
     "BatchNorm2d",
+    "BatchNorm3d",
     "LayerNorm",
     "GroupNorm",
     "InstanceNorm1d",
@@ -161,6 +162,14 @@ class BatchNorm2d(_BatchNorm):
 
     _ranks = (4,)
     _layout = "(N, C, H, W)"
+
+
+class BatchNorm3d(_BatchNorm):
+    """Batch normalisation of ``(N, C, D, H, W)`` volumes over N, D, H and W per channel (the
+    arguments and running statistics of :class:`BatchNorm2d`)."""
+
+    _ranks = (5,)
+    _layout = "(N, C, D, H, W)"
 
 
 class LayerNorm(Module):
