@@ -18,6 +18,32 @@ from .parameter import Parameter
 __all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "Dropout2d"]
 
 
+def _check_channels(name: str, in_channels: Any, out_channels: Any, groups: Any) -> None:
+    """Channel counts and ``groups``: positive ints, both counts divisible by ``groups``."""
+    for what, v in (("in_channels", in_channels), ("out_channels", out_channels)):
+        if not FC._is_int(v) or v <= 0:
+            raise ValueError(f"{name}: {what} must be a positive int, got {v!r}")
+    if not FC._is_int(groups) or groups <= 0:
+        raise ValueError(f"{name}: groups must be a positive int, got {groups!r}")
+    for what, v in (("in_channels", in_channels), ("out_channels", out_channels)):
+        if v % groups:
+            raise ValueError(f"{name}: {what}={v} must be divisible by groups={groups}")
+
+
+def _init_weight_bias(m: Module, shape: tuple, bias: bool, dtype: Any, device: Any) -> None:
+    """``m.weight`` of ``shape`` and ``m.bias`` (``(m.out_channels,)`` or None), initialised by
+    ``m.reset_parameters()``, then moved to ``device``."""
+    dtype = np.float32 if dtype is None else dtype
+    m.weight = Parameter(empty(shape, dtype=dtype))
+    if bias:
+        m.bias = Parameter(empty((m.out_channels,), dtype=dtype))
+    else:
+        m.register_parameter("bias", None)
+    m.reset_parameters()
+    if device is not None and str(device) != "cpu":
+        m.to(device)
+
+
 class _ConvNd(Module):
     _nd = 2
 
@@ -37,19 +63,7 @@ class _ConvNd(Module):
     ) -> None:
         super().__init__()
         name, nd = type(self).__name__, self._nd
-        for what, v in (("in_channels", in_channels), ("out_channels", out_channels)):
-            if not FC._is_int(v) or v <= 0:
-                raise ValueError(f"{name}: {what} must be a positive int, got {v!r}")
-        if not FC._is_int(groups) or groups <= 0:
-            raise ValueError(f"{name}: groups must be a positive int, got {groups!r}")
-        if in_channels % groups:
-            raise ValueError(
-                f"{name}: in_channels={in_channels} must be divisible by groups={groups}"
-            )
-        if out_channels % groups:
-            raise ValueError(
-                f"{name}: out_channels={out_channels} must be divisible by groups={groups}"
-            )
+        _check_channels(name, in_channels, out_channels, groups)
         self.kernel_size = FC._tuple(name, "kernel_size", kernel_size, nd, 1)
         self.stride = FC._tuple(name, "stride", stride, nd, 1)
         self.dilation = FC._tuple(name, "dilation", dilation, nd, 1)
@@ -74,16 +88,8 @@ class _ConvNd(Module):
         self.out_channels = int(out_channels)
         self.groups = int(groups)
         self.padding_mode = padding_mode
-        dtype = np.float32 if dtype is None else dtype
         shape = (self.out_channels, self.in_channels // self.groups, *self.kernel_size)
-        self.weight = Parameter(empty(shape, dtype=dtype))
-        if bias:
-            self.bias = Parameter(empty((self.out_channels,), dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
-        if device is not None and str(device) != "cpu":
-            self.to(device)
+        _init_weight_bias(self, shape, bias, dtype, device)
 
     def reset_parameters(self) -> None:
         """PyTorch's default: ``kaiming_uniform_(weight, a=sqrt(5))``, i.e. U(-1/sqrt(fan_in),
@@ -191,14 +197,7 @@ class _ConvTransposeNd(Module):
     ) -> None:
         super().__init__()
         name, nd = type(self).__name__, self._nd
-        for what, v in (("in_channels", in_channels), ("out_channels", out_channels)):
-            if not FC._is_int(v) or v <= 0:
-                raise ValueError(f"{name}: {what} must be a positive int, got {v!r}")
-        if not FC._is_int(groups) or groups <= 0:
-            raise ValueError(f"{name}: groups must be a positive int, got {groups!r}")
-        for what, v in (("in_channels", in_channels), ("out_channels", out_channels)):
-            if v % groups:
-                raise ValueError(f"{name}: {what}={v} must be divisible by groups={groups}")
+        _check_channels(name, in_channels, out_channels, groups)
         if padding_mode != "zeros":
             raise ValueError(
                 f"{name}: only padding_mode='zeros' is supported, got {padding_mode!r}"
@@ -216,16 +215,8 @@ class _ConvTransposeNd(Module):
                 )
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
         self.groups, self.padding_mode = int(groups), padding_mode
-        dtype = np.float32 if dtype is None else dtype
         shape = (self.in_channels, self.out_channels // self.groups, *self.kernel_size)
-        self.weight = Parameter(empty(shape, dtype=dtype))
-        if bias:
-            self.bias = Parameter(empty((self.out_channels,), dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
-        if device is not None and str(device) != "cpu":
-            self.to(device)
+        _init_weight_bias(self, shape, bias, dtype, device)
 
     reset_parameters = _ConvNd.reset_parameters  # fan_in = weight.shape[1] * prod(kernel), as torch
 

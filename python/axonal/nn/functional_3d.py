@@ -16,8 +16,11 @@ from ..ops.indexing import IndexSelect
 from ..tensor import Tensor, check_same_device
 from .functional_conv import (
     _as_batched,
+    _check_pool_padding,
     _float,
     _is_int,
+    _pool_input,
+    _pool_kernel_stride,
     _pool_out,
     _same_dtype,
     _tensor,
@@ -137,13 +140,10 @@ def _depth_windows(
 
 
 def _pool_args3(op: str, x: Tensor, kernel_size, stride, padding, dilation, ceil_mode):
-    k = _tuple(op, "kernel_size", kernel_size, 3, 1)
-    empty = stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0)
-    s = k if empty else _tuple(op, "stride", stride, 3, 1)
+    k, s = _pool_kernel_stride(op, kernel_size, stride, 3)
     p = _tuple(op, "padding", padding, 3, 0)
     dl = _tuple(op, "dilation", dilation, 3, 1)
-    if any(pi > ki // 2 for pi, ki in zip(p, k)):
-        raise ValueError(f"{op}: padding {p} must be at most half of kernel_size {k}")
+    _check_pool_padding(op, p, k)
     outs = [_pool_out(m, *a, bool(ceil_mode)) for m, a in zip(x.shape[2:], zip(k, s, p, dl))]
     if min(x.shape[2:]) < 1 or min(outs) < 1:
         raise ValueError(
@@ -151,13 +151,6 @@ def _pool_args3(op: str, x: Tensor, kernel_size, stride, padding, dilation, ceil
             f"(output size {tuple(outs)})"
         )
     return k, s, p, dl
-
-
-def _pool_input3(op: str, input: Tensor) -> Tuple[Tensor, bool]:
-    _tensor(op, "input", input)
-    _float(op, "input", input)
-    unbatched = _as_batched(op, input, 3)
-    return (input.unsqueeze(0) if unbatched else input), unbatched
 
 
 def max_pool3d(
@@ -174,7 +167,7 @@ def max_pool3d(
     op = "max_pool3d"
     if return_indices:
         raise NotImplementedError(f"{op}: return_indices is not supported")
-    x, unbatched = _pool_input3(op, input)
+    x, unbatched = _pool_input(op, input, 3)
     k, s, p, dl = _pool_args3(op, x, kernel_size, stride, padding, dilation, ceil_mode)
     n, d = x.shape[0], x.shape[2]
     y = _volume(max_pool2d(_slices_2d(x), k[1:], s[1:], p[1:], dl[1:], ceil_mode), n, d)
@@ -203,7 +196,7 @@ def avg_pool3d(
     op = "avg_pool3d"
     if divisor_override is not None:
         raise NotImplementedError(f"{op}: divisor_override is not supported")
-    x, unbatched = _pool_input3(op, input)
+    x, unbatched = _pool_input(op, input, 3)
     k, s, p, _ = _pool_args3(op, x, kernel_size, stride, padding, 1, ceil_mode)
     n, d = x.shape[0], x.shape[2]
     y = _volume(avg_pool2d(_slices_2d(x), k[1:], s[1:], p[1:], ceil_mode, count_include_pad), n, d)
@@ -230,7 +223,7 @@ def adaptive_avg_pool3d(input: Tensor, output_size: Any) -> Tensor:
     adaptively pooled in 2-D, then across the depth windows ``[floor(i D / out), ceil((i + 1)
     D / out))``."""
     op = "adaptive_avg_pool3d"
-    x, unbatched = _pool_input3(op, input)
+    x, unbatched = _pool_input(op, input, 3)
     sizes = (output_size,) * 3 if _is_int(output_size) else tuple(output_size)
     if len(sizes) != 3:
         raise ValueError(f"{op}: output_size must be an int or a triple, got {output_size!r}")

@@ -1024,6 +1024,19 @@ def _pool_out(n: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
     return out
 
 
+def _pool_kernel_stride(op: str, kernel_size: Any, stride: Any, n: int) -> tuple:
+    """``n``-tuples ``kernel_size`` and ``stride`` (None or an empty sequence: the kernel)."""
+    k = _tuple(op, "kernel_size", kernel_size, n, 1)
+    if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0):
+        return k, k
+    return k, _tuple(op, "stride", stride, n, 1)
+
+
+def _check_pool_padding(op: str, p: Tuple[int, ...], k: Tuple[int, ...]) -> None:
+    if any(pi > ki // 2 for pi, ki in zip(p, k)):
+        raise ValueError(f"{op}: padding {p} must be at most half of kernel_size {k}")
+
+
 def _pool_args(
     op: str,
     x: Tensor,
@@ -1033,19 +1046,13 @@ def _pool_args(
     dilation: Any,
     ceil_mode: bool,
 ) -> tuple:
-    k = _tuple(op, "kernel_size", kernel_size, 2, 1)
-    s = (
-        k
-        if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0)
-        else (_tuple(op, "stride", stride, 2, 1))
-    )
+    k, s = _pool_kernel_stride(op, kernel_size, stride, 2)
     p = _tuple(op, "padding", padding, 2, 0)
     d = _tuple(op, "dilation", dilation, 2, 1)
     for name, v in (("kernel_size", k), ("stride", s), ("padding", p), ("dilation", d)):
         if max(v) > _MAX_POOL_ARG:
             raise ValueError(f"{op}: {name} {v} is too large (at most 2^31 - 1, as in PyTorch)")
-    if p[0] > k[0] // 2 or p[1] > k[1] // 2:
-        raise ValueError(f"{op}: padding {p} must be at most half of kernel_size {k}")
+    _check_pool_padding(op, p, k)
     shape = tuple(x.shape)
     out = tuple(_pool_out(n, *a, bool(ceil_mode)) for n, a in zip(shape[-2:], zip(k, s, p, d)))
     if min(shape[-2:]) < 1 or min(out) < 1:
@@ -1075,10 +1082,11 @@ class _MaxPool2d(Function):
         return gx, None, None, None, None, None, None
 
 
-def _pool_input(op: str, input: Tensor) -> Tuple[Tensor, bool]:
+def _pool_input(op: str, input: Tensor, spatial: int = 2) -> Tuple[Tensor, bool]:
+    """A float ``input`` with ``spatial`` dimensions, batched: (batched input, was unbatched)."""
     _tensor(op, "input", input)
     _float(op, "input", input)
-    unbatched = _as_batched(op, input, 2)
+    unbatched = _as_batched(op, input, spatial)
     return (input.unsqueeze(0) if unbatched else input), unbatched
 
 
@@ -1226,10 +1234,7 @@ def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:
 
 
 def _pool1d_input(op: str, input: Tensor) -> Tuple[Tensor, bool]:
-    _tensor(op, "input", input)
-    _float(op, "input", input)
-    unbatched = _as_batched(op, input, 1)
-    x = input.unsqueeze(0) if unbatched else input
+    x, unbatched = _pool_input(op, input, 1)
     return x.unsqueeze(2), unbatched
 
 
@@ -1241,9 +1246,7 @@ def _pool1d_output(y: Tensor, unbatched: bool) -> Tensor:
 def _pool1d_args(
     op: str, x: Tensor, kernel_size: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: bool
 ) -> Tuple[int, int, int, int]:
-    k = _tuple(op, "kernel_size", kernel_size, 1, 1)[0]
-    empty = stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0)
-    s = k if empty else _tuple(op, "stride", stride, 1, 1)[0]
+    (k,), (s,) = _pool_kernel_stride(op, kernel_size, stride, 1)
     p = _tuple(op, "padding", padding, 1, 0)[0]
     d = _tuple(op, "dilation", dilation, 1, 1)[0]
     if p > k // 2:

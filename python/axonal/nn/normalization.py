@@ -41,6 +41,32 @@ def _eps(name: str, eps: Any) -> float:
     return float(eps)
 
 
+def _affine_params(m: Module, affine: bool, c: int, dtype: Any) -> None:
+    """``m.weight`` (ones) and ``m.bias`` (zeros) of ``c`` channels, or both None."""
+    if affine:
+        m.weight = Parameter(ones(c, dtype=dtype))
+        m.bias = Parameter(zeros(c, dtype=dtype))
+    else:
+        m.register_parameter("weight", None)
+        m.register_parameter("bias", None)
+
+
+def _running_stats(m: Module, track: bool, c: int, dtype: Any, count: bool) -> None:
+    """Buffers ``running_mean`` (zeros) and ``running_var`` (ones) of ``c`` channels, and with
+    ``count`` an int64 ``num_batches_tracked``; all None when not ``track``."""
+    m.register_buffer("running_mean", zeros(c, dtype=dtype) if track else None)
+    m.register_buffer("running_var", ones(c, dtype=dtype) if track else None)
+    if count:
+        n = _new(np.array(0, dtype=np.int64)) if track else None
+        m.register_buffer("num_batches_tracked", n)
+
+
+def _reset_affine(m: Module) -> None:
+    if m.affine:
+        m.weight._data[...] = 1
+        m.bias._data[...] = 0
+
+
 class _BatchNorm(Module):
     _ranks: Tuple[int, ...] = (4,)
     _layout = "(N, C, H, W)"
@@ -69,21 +95,8 @@ class _BatchNorm(Module):
         self.affine = bool(affine)
         self.track_running_stats = bool(track_running_stats)
         dtype = np.float32 if dtype is None else dtype
-        c = self.num_features
-        if self.affine:
-            self.weight = Parameter(ones(c, dtype=dtype))
-            self.bias = Parameter(zeros(c, dtype=dtype))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
-        if self.track_running_stats:
-            self.register_buffer("running_mean", zeros(c, dtype=dtype))
-            self.register_buffer("running_var", ones(c, dtype=dtype))
-            self.register_buffer("num_batches_tracked", _new(np.array(0, dtype=np.int64)))
-        else:
-            self.register_buffer("running_mean", None)
-            self.register_buffer("running_var", None)
-            self.register_buffer("num_batches_tracked", None)
+        _affine_params(self, self.affine, self.num_features, dtype)
+        _running_stats(self, self.track_running_stats, self.num_features, dtype, count=True)
         if device is not None and str(device) != "cpu":
             self.to(device)
 
@@ -97,9 +110,7 @@ class _BatchNorm(Module):
 
     def reset_parameters(self) -> None:
         self.reset_running_stats()
-        if self.affine:
-            self.weight._data[...] = 1
-            self.bias._data[...] = 0
+        _reset_affine(self)
 
     def forward(self, x: Tensor) -> Tensor:
         name = type(self).__name__
@@ -249,19 +260,12 @@ class GroupNorm(Module):
         self.eps = _eps("GroupNorm", eps)
         self.affine = bool(affine)
         dtype = np.float32 if dtype is None else dtype
-        if self.affine:
-            self.weight = Parameter(ones(c, dtype=dtype))
-            self.bias = Parameter(zeros(c, dtype=dtype))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_params(self, self.affine, c, dtype)
         if device is not None and str(device) != "cpu":
             self.to(device)
 
     def reset_parameters(self) -> None:
-        if self.affine:
-            self.weight._data[...] = 1
-            self.bias._data[...] = 0
+        _reset_affine(self)
 
     def forward(self, x: Tensor) -> Tensor:
         FC._tensor("GroupNorm", "input", x)
@@ -296,18 +300,8 @@ class _InstanceNorm(Module):
         self.momentum = momentum
         self.affine, self.track_running_stats = bool(affine), bool(track_running_stats)
         dtype = np.float32 if dtype is None else dtype
-        if self.affine:
-            self.weight = Parameter(ones(c, dtype=dtype))
-            self.bias = Parameter(zeros(c, dtype=dtype))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
-        if self.track_running_stats:
-            self.register_buffer("running_mean", zeros(c, dtype=dtype))
-            self.register_buffer("running_var", ones(c, dtype=dtype))
-        else:
-            self.register_buffer("running_mean", None)
-            self.register_buffer("running_var", None)
+        _affine_params(self, self.affine, c, dtype)
+        _running_stats(self, self.track_running_stats, c, dtype, count=False)
         if device is not None and str(device) != "cpu":
             self.to(device)
 
@@ -318,9 +312,7 @@ class _InstanceNorm(Module):
 
     def reset_parameters(self) -> None:
         self.reset_running_stats()
-        if self.affine:
-            self.weight._data[...] = 1
-            self.bias._data[...] = 0
+        _reset_affine(self)
 
     def forward(self, x: Tensor) -> Tensor:
         name, nd = type(self).__name__, self._nd

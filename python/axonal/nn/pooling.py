@@ -28,12 +28,63 @@ def _check_static(name: str, kernel_size: Any, stride: Any, padding: Any, dilati
         FC._tuple(name, "stride", stride, 2, 1)
     p = FC._tuple(name, "padding", padding, 2, 0)
     FC._tuple(name, "dilation", dilation, 2, 1)
-    if p[0] > k[0] // 2 or p[1] > k[1] // 2:
-        raise ValueError(f"{name}: padding {p} must be at most half of kernel_size {k}")
+    FC._check_pool_padding(name, p, k)
     return k
 
 
-class MaxPool2d(Module):
+def _check_static_1d(name: str, kernel_size: Any, padding: Any) -> None:
+    k = FC._tuple(name, "kernel_size", kernel_size, 1, 1)[0]
+    if FC._tuple(name, "padding", padding, 1, 0)[0] > k // 2:
+        raise ValueError(f"{name}: padding {padding} must be at most half of kernel_size {k}")
+
+
+class _MaxPoolNd(Module):
+    """The arguments and repr shared by ``MaxPool1d/2d/3d`` (validated by the subclass)."""
+
+    def __init__(
+        self, kernel_size: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: bool
+    ) -> None:
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = kernel_size if stride is None else stride
+        self.padding = padding
+        self.dilation = dilation
+        self.ceil_mode = bool(ceil_mode)
+
+    def extra_repr(self) -> str:
+        return (
+            f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+            f"dilation={self.dilation}, ceil_mode={self.ceil_mode}"
+        )
+
+
+class _AvgPoolNd(Module):
+    """The arguments and repr shared by ``AvgPool1d/2d/3d`` (validated by the subclass)."""
+
+    def __init__(
+        self, kernel_size: Any, stride: Any, padding: Any, ceil_mode: bool, count_include_pad: bool
+    ) -> None:
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = kernel_size if stride is None else stride
+        self.padding = padding
+        self.ceil_mode = bool(ceil_mode)
+        self.count_include_pad = bool(count_include_pad)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class _AdaptiveAvgPoolNd(Module):
+    def __init__(self, output_size: Any) -> None:
+        super().__init__()
+        self.output_size = output_size
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class MaxPool2d(_MaxPoolNd):
     """Max over ``kernel_size`` windows of ``(N, C, H, W)`` or ``(C, H, W)`` inputs.
 
     ``stride`` defaults to ``kernel_size``; ``padding`` (at most half the kernel) pads with -inf;
@@ -50,14 +101,9 @@ class MaxPool2d(Module):
         return_indices: bool = False,
         ceil_mode: bool = False,
     ) -> None:
-        super().__init__()
         _check_static("MaxPool2d", kernel_size, stride, padding, dilation)
-        self.kernel_size = kernel_size
-        self.stride = kernel_size if stride is None else stride
-        self.padding = padding
-        self.dilation = dilation
+        super().__init__(kernel_size, stride, padding, dilation, ceil_mode)
         self.return_indices = bool(return_indices)
-        self.ceil_mode = bool(ceil_mode)
 
     def forward(self, x: Tensor) -> Any:
         return FC._max_pool2d(
@@ -71,14 +117,8 @@ class MaxPool2d(Module):
             self.return_indices,
         )
 
-    def extra_repr(self) -> str:
-        return (
-            f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
-            f"dilation={self.dilation}, ceil_mode={self.ceil_mode}"
-        )
 
-
-class AvgPool2d(Module):
+class AvgPool2d(_AvgPoolNd):
     """Mean over ``kernel_size`` windows. ``count_include_pad`` (default True) divides by the
     full window size, zero padding included; ``divisor_override`` replaces the divisor."""
 
@@ -91,13 +131,8 @@ class AvgPool2d(Module):
         count_include_pad: bool = True,
         divisor_override: Optional[int] = None,
     ) -> None:
-        super().__init__()
         _check_static("AvgPool2d", kernel_size, stride, padding, 1)
-        self.kernel_size = kernel_size
-        self.stride = kernel_size if stride is None else stride
-        self.padding = padding
-        self.ceil_mode = bool(ceil_mode)
-        self.count_include_pad = bool(count_include_pad)
+        super().__init__(kernel_size, stride, padding, ceil_mode, count_include_pad)
         self.divisor_override = divisor_override
 
     def forward(self, x: Tensor) -> Tensor:
@@ -112,26 +147,16 @@ class AvgPool2d(Module):
             self.divisor_override,
         )
 
-    def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
-
-class AdaptiveAvgPool2d(Module):
+class AdaptiveAvgPool2d(_AdaptiveAvgPoolNd):
     """Average pooling to a fixed ``output_size`` (int or pair; None keeps that dimension):
     ``AdaptiveAvgPool2d(1)`` is global average pooling."""
-
-    def __init__(self, output_size: Any) -> None:
-        super().__init__()
-        self.output_size = output_size
 
     def forward(self, x: Tensor) -> Tensor:
         return FC._adaptive_avg_pool2d("AdaptiveAvgPool2d", x, self.output_size)
 
-    def extra_repr(self) -> str:
-        return f"output_size={self.output_size}"
 
-
-class MaxPool1d(Module):
+class MaxPool1d(_MaxPoolNd):
     """Max over ``kernel_size`` windows of ``(N, C, L)`` or ``(C, L)`` inputs (``stride``
     defaults to ``kernel_size``; ``padding`` at most half the kernel, -inf; ``return_indices``
     also returns each maximum's position along L)."""
@@ -145,29 +170,16 @@ class MaxPool1d(Module):
         return_indices: bool = False,
         ceil_mode: bool = False,
     ) -> None:
-        super().__init__()
-        k = FC._tuple("MaxPool1d", "kernel_size", kernel_size, 1, 1)[0]
-        if FC._tuple("MaxPool1d", "padding", padding, 1, 0)[0] > k // 2:
-            raise ValueError(
-                f"MaxPool1d: padding {padding} must be at most half of kernel_size {k}"
-            )
-        self.kernel_size = kernel_size
-        self.stride = kernel_size if stride is None else stride
-        self.padding, self.dilation = padding, dilation
-        self.return_indices, self.ceil_mode = bool(return_indices), bool(ceil_mode)
+        _check_static_1d("MaxPool1d", kernel_size, padding)
+        super().__init__(kernel_size, stride, padding, dilation, ceil_mode)
+        self.return_indices = bool(return_indices)
 
     def forward(self, x: Tensor) -> Any:
         return FC.max_pool1d(x, self.kernel_size, self.stride, self.padding, self.dilation,
                              self.ceil_mode, self.return_indices)  # fmt: skip
 
-    def extra_repr(self) -> str:
-        return (
-            f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
-            f"dilation={self.dilation}, ceil_mode={self.ceil_mode}"
-        )
 
-
-class AvgPool1d(Module):
+class AvgPool1d(_AvgPoolNd):
     """Mean over ``kernel_size`` windows of ``(N, C, L)`` or ``(C, L)`` inputs;
     ``count_include_pad`` (default True) divides by the full window, zero padding included."""
 
@@ -179,41 +191,23 @@ class AvgPool1d(Module):
         ceil_mode: bool = False,
         count_include_pad: bool = True,
     ) -> None:
-        super().__init__()
-        k = FC._tuple("AvgPool1d", "kernel_size", kernel_size, 1, 1)[0]
-        if FC._tuple("AvgPool1d", "padding", padding, 1, 0)[0] > k // 2:
-            raise ValueError(
-                f"AvgPool1d: padding {padding} must be at most half of kernel_size {k}"
-            )
-        self.kernel_size = kernel_size
-        self.stride = kernel_size if stride is None else stride
-        self.padding = padding
-        self.ceil_mode, self.count_include_pad = bool(ceil_mode), bool(count_include_pad)
+        _check_static_1d("AvgPool1d", kernel_size, padding)
+        super().__init__(kernel_size, stride, padding, ceil_mode, count_include_pad)
 
     def forward(self, x: Tensor) -> Tensor:
         return FC.avg_pool1d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
                              self.count_include_pad)  # fmt: skip
 
-    def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
-
-class AdaptiveAvgPool1d(Module):
+class AdaptiveAvgPool1d(_AdaptiveAvgPoolNd):
     """Average pooling of ``(N, C, L)`` signals to ``output_size`` positions:
     ``AdaptiveAvgPool1d(1)`` is global average pooling over time."""
-
-    def __init__(self, output_size: Any) -> None:
-        super().__init__()
-        self.output_size = output_size
 
     def forward(self, x: Tensor) -> Tensor:
         return FC.adaptive_avg_pool1d(x, self.output_size)
 
-    def extra_repr(self) -> str:
-        return f"output_size={self.output_size}"
 
-
-class MaxPool3d(Module):
+class MaxPool3d(_MaxPoolNd):
     """Max over ``kernel_size`` windows of ``(N, C, D, H, W)`` or ``(C, D, H, W)`` volumes
     (``return_indices`` not supported)."""
 
@@ -226,12 +220,9 @@ class MaxPool3d(Module):
         return_indices: bool = False,
         ceil_mode: bool = False,
     ) -> None:
-        super().__init__()
         if return_indices:
             raise NotImplementedError("MaxPool3d: return_indices is not supported")
-        self.kernel_size = kernel_size
-        self.stride = kernel_size if stride is None else stride
-        self.padding, self.dilation, self.ceil_mode = padding, dilation, bool(ceil_mode)
+        super().__init__(kernel_size, stride, padding, dilation, ceil_mode)
 
     def forward(self, x: Tensor) -> Tensor:
         from .functional_3d import max_pool3d
@@ -239,14 +230,8 @@ class MaxPool3d(Module):
         return max_pool3d(x, self.kernel_size, self.stride, self.padding, self.dilation,
                           self.ceil_mode)  # fmt: skip
 
-    def extra_repr(self) -> str:
-        return (
-            f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
-            f"dilation={self.dilation}, ceil_mode={self.ceil_mode}"
-        )
 
-
-class AvgPool3d(Module):
+class AvgPool3d(_AvgPoolNd):
     """Mean over ``kernel_size`` windows of ``(N, C, D, H, W)`` volumes; ``count_include_pad``
     (default True) divides by the window size, zero padding included."""
 
@@ -259,13 +244,9 @@ class AvgPool3d(Module):
         count_include_pad: bool = True,
         divisor_override: Optional[int] = None,
     ) -> None:
-        super().__init__()
         if divisor_override is not None:
             raise NotImplementedError("AvgPool3d: divisor_override is not supported")
-        self.kernel_size = kernel_size
-        self.stride = kernel_size if stride is None else stride
-        self.padding, self.ceil_mode = padding, bool(ceil_mode)
-        self.count_include_pad = bool(count_include_pad)
+        super().__init__(kernel_size, stride, padding, ceil_mode, count_include_pad)
 
     def forward(self, x: Tensor) -> Tensor:
         from .functional_3d import avg_pool3d
@@ -273,22 +254,12 @@ class AvgPool3d(Module):
         return avg_pool3d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
                           self.count_include_pad)  # fmt: skip
 
-    def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
-
-class AdaptiveAvgPool3d(Module):
+class AdaptiveAvgPool3d(_AdaptiveAvgPoolNd):
     """Average pooling of volumes to a fixed ``output_size`` (int or triple; None keeps a
     dimension): ``AdaptiveAvgPool3d(1)`` is global average pooling."""
-
-    def __init__(self, output_size: Any) -> None:
-        super().__init__()
-        self.output_size = output_size
 
     def forward(self, x: Tensor) -> Tensor:
         from .functional_3d import adaptive_avg_pool3d
 
         return adaptive_avg_pool3d(x, self.output_size)
-
-    def extra_repr(self) -> str:
-        return f"output_size={self.output_size}"

@@ -78,9 +78,7 @@ class Adam(Optimizer):
             shrink = 1.0
             if group["decoupled_weight_decay"]:
                 shrink, wd = 1.0 - lr * wd, 0.0
-            for p in group["params"]:  # all checked before any state changes
-                if p.grad is not None:
-                    self._check_grad(p._data, p.grad._data)
+            self._check_grads(group)  # all checked before any state changes
             fused = []  # device parameters: one multi-tensor kernel for the group
             kern = None
             for p in group["params"]:

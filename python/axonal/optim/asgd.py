@@ -7,7 +7,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from ..ops._util import xp_of
-from .optimizer import Optimizer, ParamsT, _check_nonneg, _kernel
+from .optimizer import Optimizer, ParamsT, _check_nonneg, _is_number, _kernel
 
 __all__ = ["ASGD"]
 
@@ -62,7 +62,7 @@ class ASGD(Optimizer):
         name = type(self).__name__
         for key in ("lambd", "alpha", "t0"):
             v = group.get(key, 0.0)
-            if isinstance(v, bool) or not isinstance(v, (int, float, np.floating, np.integer)):
+            if not _is_number(v):
                 raise TypeError(f"{name}: {key} must be a number, got {v!r}")
 
     def step(self, closure: Optional[Callable[[], Any]] = None) -> Any:
@@ -75,9 +75,7 @@ class ASGD(Optimizer):
             t0 = float(group["t0"])
             wd = float(group["weight_decay"])
             maximize = bool(group["maximize"])
-            for p in group["params"]:  # all checked before any state changes
-                if p.grad is not None:
-                    self._check_grad(p._data, p.grad._data)
+            self._check_grads(group)  # all checked before any state changes
             for p in group["params"]:
                 grad = p.grad
                 if grad is None:

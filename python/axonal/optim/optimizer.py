@@ -374,6 +374,12 @@ class Optimizer:
                 f"parameter shape {tuple(d.shape)}"
             )
 
+    def _check_grads(self, group: dict[str, Any]) -> None:
+        """Check every gradient of ``group`` (before any state changes)."""
+        for p in group["params"]:
+            if p.grad is not None:
+                self._check_grad(p._data, p.grad._data)
+
     def _launch(self, kernel: Callable[..., None], arrays: tuple, scalars: tuple) -> None:
         """Run an elementwise update ``kernel(*arrays, *scratch, *scalars)``.
 
@@ -571,10 +577,15 @@ class Optimizer:
 
 
 # ---------------------------------------------------------------------- shared checks
+def _is_number(x: Any) -> bool:
+    """A real number (Python or NumPy), not a bool."""
+    return not isinstance(x, bool) and isinstance(x, (int, float, np.floating, np.integer))
+
+
 def _check_nonneg(opt: Any, group: dict[str, Any], key: str, what: str) -> None:
     if key in group:
         v = group[key]
-        if isinstance(v, bool) or not isinstance(v, (int, float, np.floating, np.integer)):
+        if not _is_number(v):
             raise TypeError(f"{type(opt).__name__}: {what} ({key}) must be a number, got {v!r}")
         if not v >= 0.0:  # catches NaN too
             raise ValueError(f"{type(opt).__name__}: invalid {what} ({key}={v}); must be >= 0")
@@ -588,7 +599,7 @@ def _check_betas(opt: Any, group: dict[str, Any]) -> None:
     if not isinstance(betas, (tuple, list)) or len(betas) != 2:
         raise ValueError(f"{name}: betas must be a pair (beta1, beta2), got {betas!r}")
     for i, b in enumerate(betas):
-        if isinstance(b, bool) or not isinstance(b, (int, float, np.floating, np.integer)):
+        if not _is_number(b):
             raise TypeError(f"{name}: betas[{i}] must be a number, got {b!r}")
         if not 0.0 <= b < 1.0:
             raise ValueError(f"{name}: invalid beta parameter at index {i}: {b}; must be in [0, 1)")

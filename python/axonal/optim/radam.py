@@ -5,7 +5,15 @@ from __future__ import annotations
 from typing import Any, Callable, Optional
 
 from ..ops._util import xp_of
-from .optimizer import Optimizer, ParamsT, _check_betas, _check_nonneg, _kernel
+from .optimizer import (
+    Optimizer,
+    ParamsT,
+    _check_betas,
+    _check_nonneg,
+    _effective_grad,
+    _kernel,
+    _lerp_,
+)
 
 __all__ = ["RAdam"]
 
@@ -72,9 +80,7 @@ class RAdam(Optimizer):
                 if wd != 0.0:
                     shrink = 1.0 - lr * wd
                 wd = 0.0
-            for p in group["params"]:  # all checked before any state changes
-                if p.grad is not None:
-                    self._check_grad(p._data, p.grad._data)
+            self._check_grads(group)  # all checked before any state changes
             rho_inf = 2.0 / (1.0 - beta2) - 1.0
             for p in group["params"]:
                 grad = p.grad
@@ -110,32 +116,6 @@ class RAdam(Optimizer):
         return loss
 
 
-def _effective_grad(xp: Any, d: Any, g: Any, t0: Any, maximize: bool, weight_decay: float) -> Any:
-    """-g if maximize, plus weight_decay * d (L2); written into t0 unless it is just g."""
-    if weight_decay != 0.0:
-        xp.multiply(d, weight_decay, out=t0)
-        if maximize:
-            xp.subtract(t0, g, out=t0)
-        else:
-            xp.add(g, t0, out=t0)
-        return t0
-    if maximize:
-        xp.negative(g, out=t0)
-        return t0
-    return g
-
-
-def _lerp_(xp: Any, a: Any, end: Any, w: float, tmp: Any) -> None:
-    """a += w * (end - a), in place, with torch's two-sided formula for accuracy."""
-    xp.subtract(end, a, out=tmp)
-    if abs(w) < 0.5:
-        xp.multiply(tmp, w, out=tmp)
-        xp.add(a, tmp, out=a)
-    else:
-        xp.multiply(tmp, 1.0 - w, out=tmp)
-        xp.subtract(end, tmp, out=a)
-
-
 @_kernel(scratch=3, passes=14)
 def _radam_kernel(
     d, g, m, v, t0, t1, t2, beta1, beta2, eps, lr, bc1, bc2_sqrt, rect, wd, maximize, shrink
@@ -143,8 +123,8 @@ def _radam_kernel(
     xp = xp_of(d)
     if shrink != 1.0:  # decoupled weight decay
         xp.multiply(d, shrink, out=d)
-    g = _effective_grad(xp, d, g, t0, maximize, wd)
-    _lerp_(xp, m, g, 1.0 - beta1, t1)  # m = beta1 * m + (1 - beta1) * g
+    g = _effective_grad(d, g, t0, maximize, wd)
+    _lerp_(m, g, 1.0 - beta1, t1)  # m = beta1 * m + (1 - beta1) * g
     xp.multiply(v, beta2, out=v)
     xp.multiply(g, 1.0 - beta2, out=t1)
     xp.multiply(t1, g, out=t1)

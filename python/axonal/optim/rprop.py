@@ -7,13 +7,9 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from ..ops._util import xp_of
-from .optimizer import Optimizer, ParamsT, _kernel
+from .optimizer import Optimizer, ParamsT, _is_number, _kernel
 
 __all__ = ["Rprop"]
-
-
-def _is_number(x: Any) -> bool:
-    return not isinstance(x, bool) and isinstance(x, (int, float, np.floating, np.integer))
 
 
 class Rprop(Optimizer):
@@ -79,9 +75,7 @@ class Rprop(Optimizer):
             etaminus, etaplus = (float(e) for e in group["etas"])
             step_min, step_max = (float(s) for s in group["step_sizes"])
             maximize = bool(group["maximize"])
-            for p in group["params"]:  # all checked before any state changes
-                if p.grad is not None:
-                    self._check_grad(p._data, p.grad._data)
+            self._check_grads(group)  # all checked before any state changes
             for p in group["params"]:
                 grad = p.grad
                 if grad is None:
